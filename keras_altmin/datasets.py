@@ -1,1 +1,143 @@
-"""Placeholder replaced below."""
+"""Data sets of the paper's experiments, as NumPy arrays.
+
+`"digits"` is scikit-learn's 8x8 digits, shipped with scikit-learn, so it
+works offline and is the default of every example. The others come through
+tensorflow-datasets, which downloads them once into `data_dir`.
+
+Example:
+
+>>> from keras_altmin import datasets
+>>> data = datasets.load("digits", validation_size=0.2)
+>>> data.train[0].shape, data.num_classes
+((1149, 64), 10)
+"""
+
+import dataclasses
+
+import numpy as np
+
+TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10"}
+NAMES = ("digits",) + tuple(TFDS_NAMES)
+
+
+@dataclasses.dataclass
+class Splits:
+    """Arrays of one data set: `train`, `validation` (or None) and `test`
+    are `(x, y)` pairs; `y` holds integer class labels."""
+
+    train: tuple
+    validation: tuple
+    test: tuple
+    num_classes: int
+    image_shape: tuple
+
+
+def load(
+    name="digits",
+    flatten=True,
+    validation_size=None,
+    data_dir=None,
+    download=True,
+    seed=0,
+):
+    """Loads a data set with pixels scaled to [0, 1].
+
+    Args:
+        name: one of `"digits"`, `"mnist"`, `"fashion_mnist"`, `"cifar10"`.
+        flatten: return rows of features (`(n, h*w*c)`) instead of images
+            (`(n, h, w, c)`).
+        validation_size: hold out this many training samples (an int) or
+            this fraction of them (a float in (0, 1)) as the validation
+            split; the last ones of the training set, as the paper's MNIST
+            50,000/10,000 split. None: no validation split.
+        data_dir: tensorflow-datasets directory (its default when None).
+        download: let tensorflow-datasets download a missing data set.
+        seed: shuffles digits before its fixed 80/20 train/test split.
+
+    Returns:
+        A `Splits`.
+
+    Raises:
+        ValueError: for an unknown name or a bad `validation_size`.
+        RuntimeError: when tensorflow-datasets cannot provide the data (no
+            network, say), with what to do about it.
+    """
+    if name == "digits":
+        (x_train, y_train), (x_test, y_test) = _digits(seed)
+    elif name in TFDS_NAMES:
+        (x_train, y_train), (x_test, y_test) = _tfds(name, data_dir, download)
+    else:
+        raise ValueError(f"datasets.load: unknown data set {name!r}; known: {NAMES}.")
+    image_shape = tuple(x_train.shape[1:])
+    x_train, x_test = (_prepare(x, flatten) for x in (x_train, x_test))
+    validation = None
+    if validation_size is not None:
+        held_out = _count(validation_size, len(x_train))
+        validation = (x_train[-held_out:], y_train[-held_out:])
+        x_train, y_train = x_train[:-held_out], y_train[:-held_out]
+    return Splits(
+        train=(x_train, y_train),
+        validation=validation,
+        test=(x_test, y_test),
+        num_classes=int(max(y_train.max(), y_test.max()) + 1),
+        image_shape=image_shape,
+    )
+
+
+def _digits(seed):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., None] * 255.0
+    labels = digits.target.astype("int32")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    images, labels = images[order], labels[order]
+    cut = int(round(0.8 * len(labels)))
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+
+
+def _tfds(name, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    try:
+        train, test = tfds.load(
+            TFDS_NAMES[name],
+            split=["train", "test"],
+            as_supervised=True,
+            data_dir=data_dir,
+            download=download,
+        )
+    except Exception as error:  # tfds raises many kinds for a failed fetch.
+        raise RuntimeError(
+            f"datasets.load: tensorflow-datasets could not provide {name!r} "
+            f"({type(error).__name__}: {error}). If this machine cannot reach "
+            "the data set's host, prepare it on one that can (python -c "
+            f"\"import tensorflow_datasets as tfds; tfds.load('{name}', "
+            "data_dir='DIR')\"), copy DIR here and pass data_dir='DIR' "
+            "(examples: --data-dir DIR)."
+        ) from error
+    return tuple(_to_arrays(tfds, split) for split in (train, test))
+
+
+def _to_arrays(tfds, split):
+    images, labels = [], []
+    for x, y in tfds.as_numpy(split.batch(4096)):
+        images.append(x)
+        labels.append(y)
+    return np.concatenate(images), np.concatenate(labels).astype("int32")
+
+
+def _prepare(x, flatten):
+    x = np.asarray(x, dtype="float32") / 255.0
+    return x.reshape(len(x), -1) if flatten else x
+
+
+def _count(size, total):
+    if isinstance(size, float) and 0 < size < 1:
+        return max(1, int(round(size * total)))
+    if isinstance(size, (int, np.integer)) and 0 < size < total:
+        return int(size)
+    raise ValueError(
+        "datasets.load: validation_size must be an int in (0, "
+        f"{total}) or a float in (0, 1); got {size!r}."
+    )

@@ -12,6 +12,10 @@ from keras_altmin import steps
 from keras_altmin.schedules import MuSchedule
 
 METHODS = ("am-adam", "am-mem")
+_NEEDS_TARGETS = (
+    "AltMinModel.fit needs targets: pass `y` (or batches of (x, y)); the "
+    "output block and the top code minimize the loss against them."
+)
 
 _REGULARIZER_ATTRIBUTES = (
     "kernel_regularizer",
@@ -332,6 +336,17 @@ class AltMinModel(keras.Sequential):
         return self._altmin.plan
 
     @property
+    def weights(self):
+        # The layers' weights only, as in the same keras.Sequential, so that
+        # get_weights/set_weights interchange with it. mu and the code
+        # storage are model state: see `mu`, `codes`, `non_trainable_variables`.
+        state = {id(v) for v in self._own_state_variables()}
+        return [w for w in super().weights if id(w) not in state]
+
+    def _own_state_variables(self):
+        return [self.mu, self._code_rows] + list(self._altmin.code_buffers)
+
+    @property
     def codes(self):
         """The codes of the latest training batch, bottom to top."""
         rows = int(ops.convert_to_numpy(self._code_rows))
@@ -402,6 +417,10 @@ class AltMinModel(keras.Sequential):
     # ---------------------------------------------------------------- training
 
     def fit(self, *args, **kwargs):
+        x = kwargs.get("x", args[0] if args else None)
+        y = kwargs.get("y", args[1] if len(args) > 1 else None)
+        if y is None and hasattr(x, "shape"):
+            raise ValueError(_NEEDS_TARGETS)
         callbacks = kwargs.get("callbacks")
         advance = _AdvanceMuEachEpoch()
         if isinstance(callbacks, keras.callbacks.CallbackList):
@@ -423,9 +442,7 @@ class AltMinModel(keras.Sequential):
         """One AM step on a batch, reading and assigning model variables."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
-            raise ValueError(
-                "AltMinModel.fit needs targets: pass `y` (or (x, y) batches)."
-            )
+            raise ValueError(_NEEDS_TARGETS)
         settings = self._altmin.settings
         plan = self._plan()
 
