@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from keras_altmin import datasets
+
+
+def test_digits_offline_splits():
+    data = datasets.load("digits", validation_size=0.2)
+    assert data.train[0].shape[1] == 64 and data.num_classes == 10
+    total = sum(len(split[0]) for split in (data.train, data.validation, data.test))
+    assert total == 1797
+    assert 0.0 <= data.train[0].min() and data.train[0].max() <= 1.0
+    images = datasets.load("digits", flatten=False)
+    assert images.train[0].shape[1:] == (8, 8, 1)
+
+
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
+def test_tfds_loader_with_mock_data(name, shape):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=30):
+        data = datasets.load(name, validation_size=10)
+    assert data.train[0].shape == (20, int(np.prod(shape)))
+    assert data.validation[0].shape == (10, int(np.prod(shape)))
+    assert data.image_shape == shape
+    assert data.train[1].dtype == np.int32
+    assert data.train[0].max() <= 1.0
+
+
+def test_missing_data_raises_helpful_error(tmp_path):
+    with pytest.raises(RuntimeError, match="data_dir"):
+        datasets.load("fashion_mnist", data_dir=str(tmp_path), download=False)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown data set"):
+        datasets.load("imagenet")
+    with pytest.raises(ValueError, match="validation_size"):
+        datasets.load("digits", validation_size=5000)
