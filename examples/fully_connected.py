@@ -76,7 +76,8 @@ def main():
     p.add_argument("--weight-lr", type=float, default=0.008)
     p.add_argument("--lr-halve-every", type=int, default=8,
                    help="halve the AM weight lr every N epochs (0: never)")
-    p.add_argument("--code-lr", type=float, default=0.3)
+    p.add_argument("--code-lr", type=float, default=1.0,
+                   help="1.0 is the paper's grid value that wins on digits (0.3: reference code)")
     p.add_argument("--code-momentum", type=float, default=0.9)
     p.add_argument("--code-steps", type=int, default=5)
     p.add_argument("--weight-steps", type=int, default=1)
