@@ -11,7 +11,6 @@ of block l only through f_l, with every other quantity a constant. So no
 gradient ever flows from one block into another.
 """
 
-import keras
 from keras import ops
 
 from keras_altmin import backend
@@ -157,6 +156,3 @@ def snapshot(variables):
     """The current values of `variables`, keyed by `id(variable)`."""
     return {id(v): ops.stop_gradient(ops.convert_to_tensor(v)) for v in variables}
 
-
-def as_float(value):
-    return ops.cast(value, keras.backend.floatx())
