@@ -1,7 +1,8 @@
 """Cutting a stack of layers into the blocks of alternating minimization.
 
 ALGORITHM section 1: walking the stack from input to output, every *linear
-part* (a Dense layer, with a BatchNormalization right after it) ends a block;
+part* (a Dense, Conv1D or Conv2D layer, with a BatchNormalization right after
+it) ends a block;
 everything between two linear parts is a *nonlinear part*. A Dense layer built
 with an `activation` is split: its linear map belongs to the linear part and
 its activation opens the next nonlinear part.
@@ -20,7 +21,9 @@ import dataclasses
 
 import keras
 
-LINEAR_LAYERS = (keras.layers.Dense,)
+from keras_altmin.layers import BINARY_LAYERS
+
+LINEAR_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
 NORMALIZATION_LAYERS = (keras.layers.BatchNormalization,)
 NONLINEAR_LAYERS = (
     keras.layers.Activation,
@@ -31,7 +34,13 @@ NONLINEAR_LAYERS = (
     keras.layers.Dropout,
     keras.layers.Flatten,
     keras.layers.Reshape,
-)
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalAveragePooling2D,
+) + BINARY_LAYERS
 
 
 def supported_layers_message():
@@ -140,6 +149,11 @@ class Block:
     linear: Part
     nonlinear: Part
 
+    @property
+    def feeds_binary(self):
+        """Whether a Sign or Step layer reads this block's code."""
+        return any(isinstance(layer, BINARY_LAYERS) for layer in self.nonlinear.layers)
+
 
 @dataclasses.dataclass
 class Plan:
@@ -207,7 +221,8 @@ def cut(layers):
             if not follows_linear:
                 raise ValueError(
                     f"Layer '{layer.name}' ({type(layer).__name__}) must "
-                    "come directly after a linear layer (Dense) built without "
+                    "come directly after a linear layer (Dense, Conv1D, Conv2D) built "
+                    "without "
                     "an activation, where it joins that layer's linear part. "
                     "Here it follows "
                     + (
@@ -230,7 +245,8 @@ def cut(layers):
             )
     if not linear_layers:
         raise ValueError(
-            "AltMinModel needs at least one linear layer (Dense); got "
+            "AltMinModel needs at least one linear layer (Dense, Conv1D, "
+            "Conv2D); got "
             f"{[layer.name for layer in layers]}. " + supported_layers_message()
         )
     return Plan(

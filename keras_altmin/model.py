@@ -12,6 +12,7 @@ from keras_altmin import steps
 from keras_altmin.schedules import MuSchedule
 
 METHODS = ("am-adam", "am-mem")
+BINARY_WEIGHT_LOSSES = ("mse", "hinge")
 _NEEDS_TARGETS = (
     "AltMinModel.fit needs targets: pass `y` (or batches of (x, y)); the "
     "output block and the top code minimize the loss against them."
@@ -39,6 +40,7 @@ class AltMinSettings:
         mu=None,
         code_l1=0.0,
         weight_l1=0.0,
+        binary_weight_loss="mse",
     ):
         if method not in METHODS:
             raise ValueError(
@@ -60,6 +62,11 @@ class AltMinSettings:
         _check_integer("weight_steps", weight_steps, minimum=1)
         _check_number("code_l1", code_l1, minimum=0.0)
         _check_number("weight_l1", weight_l1, minimum=0.0)
+        if binary_weight_loss not in BINARY_WEIGHT_LOSSES:
+            raise ValueError(
+                "compile: binary_weight_loss must be one of "
+                f"{BINARY_WEIGHT_LOSSES}, got {binary_weight_loss!r}."
+            )
         if mu is None:
             mu = MuSchedule()
         elif isinstance(mu, numbers.Real) and not isinstance(mu, bool):
@@ -79,6 +86,7 @@ class AltMinSettings:
         self.mu = mu
         self.code_l1 = float(code_l1)
         self.weight_l1 = float(weight_l1)
+        self.binary_weight_loss = binary_weight_loss
 
     def get_config(self):
         return {
@@ -90,6 +98,7 @@ class AltMinSettings:
             "mu": self.mu,
             "code_l1": self.code_l1,
             "weight_l1": self.weight_l1,
+            "binary_weight_loss": self.binary_weight_loss,
         }
 
 
@@ -134,10 +143,11 @@ class AltMinModel(keras.Sequential):
     (codes), updated top-down against local objectives, then every block's
     weights take a step on its own local loss. No gradient crosses a block.
 
-    Supported stacks: Dense layers (with or without bias and activation), a
-    BatchNormalization right after a Dense built without activation, and
-    between them activation layers, Dropout, Flatten and Reshape. Anything
-    else raises an error naming the layer.
+    Supported stacks: Dense, Conv1D and Conv2D layers (with or without bias
+    and activation), a BatchNormalization right after one built without
+    activation, and between them activation layers, pooling, Dropout,
+    Flatten, Reshape and the binary `keras_altmin.layers.Sign`/`Step`.
+    Anything else raises an error naming the layer.
 
     Example:
 
@@ -225,6 +235,7 @@ class AltMinModel(keras.Sequential):
         output_optimizer=None,
         code_l1=0.0,
         weight_l1=0.0,
+        binary_weight_loss="mse",
         **kwargs,
     ):
         """Configures the model for alternating-minimization training.
@@ -249,6 +260,10 @@ class AltMinModel(keras.Sequential):
                 block (combined with `optimizer` in a `MultiOptimizer`).
             code_l1: L1 penalty on the codes (scaled by 1/mu).
             weight_l1: L1 penalty on the hidden blocks' kernels.
+            binary_weight_loss: the weight loss of a block whose code feeds
+                a `Sign` or `Step` layer: `"mse"` (as every other block, the
+                reference code's choice) or `"hinge"`, which only asks the
+                block's output to have its code's sign.
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`,
                 `jit_compile`, `steps_per_execution`, ...).
         """
@@ -261,6 +276,7 @@ class AltMinModel(keras.Sequential):
             mu=mu,
             code_l1=code_l1,
             weight_l1=weight_l1,
+            binary_weight_loss=binary_weight_loss,
         )
         if loss is None:
             raise ValueError(
@@ -268,6 +284,14 @@ class AltMinModel(keras.Sequential):
                 "the top code minimize it."
             )
         plan = self._plan()
+        if binary_weight_loss == "hinge" and not any(
+            block.feeds_binary for block in plan.blocks
+        ):
+            raise ValueError(
+                "compile: binary_weight_loss='hinge' applies to hidden blocks "
+                "whose code feeds a Sign or Step layer, and this model has "
+                "none."
+            )
         weight_optimizer = keras.optimizers.get(optimizer)
         if output_optimizer is not None:
             weight_optimizer = _with_output_optimizer(
@@ -465,7 +489,7 @@ class AltMinModel(keras.Sequential):
                 _rewind_iterations(self.optimizer)
             local_losses, grads = steps.weight_gradients(
                 plan, inputs, codes, y, values, loss_fn, trainable,
-                settings.weight_l1,
+                settings.weight_l1, settings.binary_weight_loss,
             )
             self.optimizer.apply(grads, trainable)
 

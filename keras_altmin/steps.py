@@ -111,15 +111,30 @@ def block_inputs(plan, x, codes, values):
     return inputs
 
 
-def local_losses(plan, inputs, codes, y, values, loss_fn, weight_l1=0.0):
+def hinge(prediction, code):
+    """mean(relu(-f_l(a) * sign(c_l))): the prediction only needs c_l's sign."""
+    target_sign = ops.where(code >= 0, 1.0, -1.0)
+    return ops.mean(ops.relu(-prediction * target_sign))
+
+
+def local_losses(
+    plan, inputs, codes, y, values, loss_fn, weight_l1=0.0, binary_loss="mse"
+):
     """The local objective of every block (ALGORITHM 2.3), bottom to top.
 
     block l:       mean((f_l(a_{l-1}) - c_l)^2) [+ weight_l1 * mean(|W_l|)]
     output block:  loss(y, h(a_L))
+
+    With `binary_loss="hinge"`, a block whose code feeds a Sign or Step layer
+    fits the code's sign only: `hinge(f_l(a_{l-1}), c_l)` (ALGORITHM 6).
     """
     losses = []
     for block, a, code in zip(plan.blocks, inputs, codes):
-        loss = ops.mean(ops.square(block.linear(a, values) - code))
+        prediction = block.linear(a, values)
+        if binary_loss == "hinge" and block.feeds_binary:
+            loss = hinge(prediction, code)
+        else:
+            loss = ops.mean(ops.square(prediction - code))
         if weight_l1:
             kernel = block.linear.layers[0].kernel
             loss = loss + weight_l1 * ops.mean(ops.abs(values[id(kernel)]))
@@ -128,7 +143,9 @@ def local_losses(plan, inputs, codes, y, values, loss_fn, weight_l1=0.0):
     return losses
 
 
-def weight_gradients(plan, inputs, codes, y, values, loss_fn, variables, weight_l1):
+def weight_gradients(
+    plan, inputs, codes, y, values, loss_fn, variables, weight_l1, binary_loss
+):
     """Gradients of the sum of local losses with respect to `variables`.
 
     Each local loss depends on the weights of its own block only, so one
@@ -143,7 +160,9 @@ def weight_gradients(plan, inputs, codes, y, values, loss_fn, variables, weight_
     def total(candidate):
         trial = dict(values)
         trial.update({id(v): t for v, t in zip(variables, candidate)})
-        losses = local_losses(plan, inputs, codes, y, trial, loss_fn, weight_l1)
+        losses = local_losses(
+            plan, inputs, codes, y, trial, loss_fn, weight_l1, binary_loss
+        )
         return ops.sum(ops.stack(losses)), losses
 
     (_, losses), grads = backend.value_and_grad(total)(

@@ -5,19 +5,7 @@ import numpy as np
 import pytest
 
 import keras_altmin as ka
-
-
-def relu(z):
-    return np.maximum(z, 0.0)
-
-
-def nesterov(grad, c0, lr, momentum, steps):
-    c, v = c0.copy(), np.zeros_like(c0)
-    for _ in range(steps):
-        g = grad(c)
-        v = momentum * v + g
-        c = c - lr * (g + momentum * v)
-    return c
+from conftest import compile_am, digits_net, nesterov, relu
 
 
 def numpy_am_step(x, y, w1, w2, w3, mu, lr_code, momentum, code_steps, lr_weight):
@@ -110,8 +98,6 @@ def test_no_gradient_crosses_a_block():
 
 
 def test_last_partial_batch_trains(digits):
-    from conftest import compile_am, digits_net
-
     model = compile_am(ka.AltMinModel(digits_net()))
     x, y = digits.train
     model.fit(x[:250], y[:250], batch_size=100, epochs=1, verbose=0, shuffle=False)
@@ -124,8 +110,6 @@ def test_last_partial_batch_trains(digits):
 
 
 def test_one_schedule_step_per_batch_whatever_the_weight_steps(digits):
-    from conftest import compile_am, digits_net
-
     schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
     model = compile_am(
         ka.AltMinModel(digits_net()), optimizer=keras.optimizers.Adam(schedule), weight_steps=3
@@ -136,8 +120,6 @@ def test_one_schedule_step_per_batch_whatever_the_weight_steps(digits):
 
 
 def test_output_optimizer_drives_only_the_output_block(digits):
-    from conftest import compile_am, digits_net
-
     model = compile_am(
         ka.AltMinModel(digits_net()), output_optimizer=keras.optimizers.SGD(0.0)
     )

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 import keras_altmin as ka
-from conftest import compile_am, digits_net, weights_of
+from conftest import NETS, compile_am, digits_net, weights_of
 
 SCHEDULE = ka.MuSchedule(initial=0.01, batch_increment=0.001, epoch_multiplier=1.5, maximum=1.0)
 
 
-def trained_model(digits, epochs, output_lr=None):
+def trained_model(digits, epochs, output_lr=None, net="dense"):
     extra = {} if output_lr is None else {"output_optimizer": keras.optimizers.SGD(output_lr)}
-    model = compile_am(ka.AltMinModel(digits_net()), mu=SCHEDULE, **extra)
+    model = compile_am(ka.AltMinModel(NETS[net]()), mu=SCHEDULE, **extra)
     x, y = digits.train
     model.fit(x[:600], y[:600], batch_size=200, epochs=epochs, verbose=0, shuffle=False)
     return model
@@ -49,12 +49,14 @@ def test_fit_logs_mu_and_local_losses_but_evaluate_does_not(digits):
     assert set(result) == {"loss", "accuracy"}
 
 
-@pytest.mark.parametrize("output_lr", [None, 0.05])
-def test_save_load_resume_continues_identically(digits, tmp_path, output_lr):
-    straight = trained_model(digits, epochs=3, output_lr=output_lr)
+@pytest.mark.parametrize(
+    "output_lr,net", [(None, "dense"), (0.05, "dense"), (None, "conv"), (None, "binary")]
+)
+def test_save_load_resume_continues_identically(digits, tmp_path, output_lr, net):
+    straight = trained_model(digits, epochs=3, output_lr=output_lr, net=net)
 
     keras.utils.set_random_seed(0)
-    first = trained_model(digits, epochs=2, output_lr=output_lr)
+    first = trained_model(digits, epochs=2, output_lr=output_lr, net=net)
     path = os.path.join(tmp_path, "m.keras")
     first.save(path)
     restored = keras.models.load_model(path)
