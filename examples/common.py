@@ -33,6 +33,100 @@ def parser(description, methods, epochs, batch_size):
     return p
 
 
+METHOD_DEFAULTS = dict(
+    sgd_lr=0.05, sgd_momentum=0.9, sgd_decay=1.0, adam_lr=0.008,
+    weight_lr=0.008, lr_halve_every=0, code_lr=0.3, code_momentum=0.9, code_steps=5,
+    weight_steps=1, mu_initial=0.003, mu_batch_increment=0.0, mu_epoch_multiplier=1.0,
+    mu_max=0.03,
+)
+
+
+def add_method_arguments(p, **defaults):
+    """The knobs of the baselines and of AM, with an example's own defaults."""
+    unknown = set(defaults) - set(METHOD_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown method arguments {sorted(unknown)}")
+    d = dict(METHOD_DEFAULTS, **defaults)
+    g = p.add_argument_group("methods")
+    g.add_argument("--sgd-lr", type=float, default=d["sgd_lr"])
+    g.add_argument("--sgd-momentum", type=float, default=d["sgd_momentum"])
+    g.add_argument("--sgd-decay", type=float, default=d["sgd_decay"],
+                   help="multiply the SGD learning rate by this after every epoch")
+    g.add_argument("--adam-lr", type=float, default=d["adam_lr"])
+    g.add_argument("--weight-lr", type=float, default=d["weight_lr"],
+                   help="AM: learning rate of the weight optimizer (Adam)")
+    g.add_argument("--lr-halve-every", type=int, default=d["lr_halve_every"],
+                   help="AM: halve the weight lr every N epochs (0: never)")
+    g.add_argument("--code-lr", type=float, default=d["code_lr"])
+    g.add_argument("--code-momentum", type=float, default=d["code_momentum"])
+    g.add_argument("--code-steps", type=int, default=d["code_steps"])
+    g.add_argument("--weight-steps", type=int, default=d["weight_steps"])
+    g.add_argument("--mu-initial", type=float, default=d["mu_initial"])
+    g.add_argument("--mu-batch-increment", type=float, default=d["mu_batch_increment"])
+    g.add_argument("--mu-epoch-multiplier", type=float, default=d["mu_epoch_multiplier"])
+    g.add_argument("--mu-max", type=float, default=d["mu_max"])
+    return p
+
+
+def epoch_decay(learning_rate, rate, every_epochs, steps_per_epoch):
+    """`learning_rate` multiplied by `rate` every `every_epochs` epochs."""
+    if rate == 1.0 or not every_epochs:
+        return learning_rate
+    return keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, decay_steps=every_epochs * steps_per_epoch, decay_rate=rate,
+        staircase=True)
+
+
+def compile_method(method, initial, args, steps_per_epoch, **am_options):
+    """A compiled twin of the `keras.Sequential` `initial` (same weights) for `method`.
+
+    "sgd" and "adam" train by backprop; "am-adam", "am-mem" and their "-off"
+    variants by alternating minimization, with `am_options` passed to compile.
+    """
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if method in ("sgd", "adam"):
+        model = keras.models.clone_model(initial)
+        model.set_weights(initial.get_weights())
+        if method == "sgd":
+            optimizer = keras.optimizers.SGD(
+                epoch_decay(args.sgd_lr, args.sgd_decay, 1, steps_per_epoch),
+                momentum=args.sgd_momentum)
+        else:
+            optimizer = keras.optimizers.Adam(args.adam_lr)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        return model
+    model = ka.AltMinModel.from_sequential(initial)
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            epoch_decay(args.weight_lr, 0.5, args.lr_halve_every, steps_per_epoch)),
+        loss=loss, metrics=["accuracy"], method=method.removesuffix("-off"),
+        code_lr=args.code_lr, code_momentum=args.code_momentum,
+        code_steps=args.code_steps, weight_steps=args.weight_steps,
+        mu=ka.MuSchedule(initial=args.mu_initial, batch_increment=args.mu_batch_increment,
+                         epoch_multiplier=args.mu_epoch_multiplier, maximum=args.mu_max),
+        **am_options,
+    )
+    return model
+
+
+def run(args, data, build, am_options=None):
+    """Trains every method of `args.methods` from `build()`'s weights, per seed."""
+    steps_per_epoch = -(-len(data.train[0]) // args.batch_size)
+    results = Results(args.out)
+    for seed in range(args.seeds):
+        keras.utils.set_random_seed(seed)
+        initial = build()
+        for method in args.methods:
+            options = (am_options or {}) if method.startswith("am") else {}
+            model = compile_method(method, initial, args, steps_per_epoch, **options)
+            seconds = train(model, data, args, results, method, seed)
+            final = [r for r in results.rows if r["method"] == method and r["seed"] == seed
+                     and r["split"] == "test"][-1]
+            print(f"seed {seed} {method:8s} test accuracy {final['accuracy']:.4f} "
+                  f"({seconds:.1f} s)", flush=True)
+    return results
+
+
 def parse(p):
     """Parses the command line; values in --hparams override the defaults
     (an explicit command-line flag still wins)."""
@@ -164,8 +258,12 @@ def summarize(results, methods, checkpoints=(8,)):
     return text
 
 
-def plot(results, methods, title):
-    """curves.png: accuracy over the first minibatches, then over epochs."""
+def plot(results, methods, title, error=False, lines=()):
+    """curves.png: accuracy over the first minibatches, then over epochs.
+
+    `error=True` plots the test error (1 - accuracy) instead; `lines` are
+    `(value, label)` reference levels drawn across the epoch plot.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,13 +279,19 @@ def plot(results, methods, title):
             (late, [r for r in mine if r["epoch"] > 0 or r["step"] == 0], "epoch"),
         ):
             xs = sorted({r[key] for r in rows})
-            values = [[r["accuracy"] for r in rows if r[key] == v] for v in xs]
+            values = [[1.0 - r["accuracy"] if error else r["accuracy"]
+                       for r in rows if r[key] == v] for v in xs]
             mean = np.array([np.mean(v) for v in values])
             spread = np.array([np.std(v) for v in values])
             axis.plot(xs, mean, label=method)
             axis.fill_between(xs, mean - spread, mean + spread, alpha=0.2)
-    early.set(xlabel="minibatches (first epoch)", ylabel="test accuracy", title=title)
-    late.set(xlabel="epochs", ylabel="test accuracy", title=title)
+    for value, label in lines:
+        late.axhline(value, color="gray", linestyle="--", linewidth=1)
+        late.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3),
+                      fontsize=8, color="gray")
+    ylabel = "test error" if error else "test accuracy"
+    early.set(xlabel="minibatches (first epoch)", ylabel=ylabel, title=title)
+    late.set(xlabel="epochs", ylabel=ylabel, title=title)
     for axis in (early, late):
         axis.grid(alpha=0.3)
         axis.legend()

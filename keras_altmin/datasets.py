@@ -39,6 +39,7 @@ def load(
     data_dir=None,
     download=True,
     seed=0,
+    image_size=None,
 ):
     """Loads a data set with pixels scaled to [0, 1].
 
@@ -53,6 +54,8 @@ def load(
         data_dir: tensorflow-datasets directory (its default when None).
         download: let tensorflow-datasets download a missing data set.
         seed: shuffles digits before its fixed 80/20 train/test split.
+        image_size: `(height, width)` to resize the images to (bilinear,
+            `keras.ops.image.resize`), e.g. digits to MNIST's (28, 28).
 
     Returns:
         A `Splits`.
@@ -68,6 +71,8 @@ def load(
         (x_train, y_train), (x_test, y_test) = _tfds(name, data_dir, download)
     else:
         raise ValueError(f"datasets.load: unknown data set {name!r}; known: {NAMES}.")
+    if image_size is not None:
+        x_train, x_test = (_resize(x, image_size) for x in (x_train, x_test))
     image_shape = tuple(x_train.shape[1:])
     x_train, x_test = (_prepare(x, flatten) for x in (x_train, x_test))
     validation = None
@@ -125,6 +130,20 @@ def _to_arrays(tfds, split):
         images.append(x)
         labels.append(y)
     return np.concatenate(images), np.concatenate(labels).astype("int32")
+
+
+def _resize(images, size):
+    from keras import ops
+
+    if len(size) != 2:
+        raise ValueError(
+            f"datasets.load: image_size must be (height, width), got {size!r}."
+        )
+    resized = ops.image.resize(
+        np.asarray(images, dtype="float32"), tuple(size), interpolation="bilinear"
+    )
+    # bilinear weights can overshoot the pixel range by a rounding error
+    return np.clip(ops.convert_to_numpy(resized), 0.0, 255.0)
 
 
 def _prepare(x, flatten):

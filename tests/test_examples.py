@@ -1,3 +1,5 @@
+"""Each example runs end to end in a CI-sized setting and writes its three outputs."""
+
 import csv
 import json
 import os
@@ -5,26 +7,38 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+EXAMPLES = {
+    "fully_connected": (["--hidden", "16"], {"sgd", "adam", "am-adam"}),
+    "lenet": ([], {"sgd", "adam", "am-adam"}),
+    "binary_net": (["--hidden", "64", "64", "--batch-size", "50"], {"adam", "am-adam"}),
+}
 
-def test_fully_connected_example_writes_results_summary_and_plot(tmp_path):
-    hparams = os.path.join(tmp_path, "best.json")
-    with open(hparams, "w") as f:
-        json.dump({"code_steps": 2, "weight_lr": 0.01}, f)
-    out = os.path.join(tmp_path, "run")
+
+def run_example(name, out, *extra):
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(),
                PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "fully_connected.py"),
-         "--epochs", "2", "--seeds", "1", "--early-batches", "3", "--hidden", "16",
-         "--hparams", hparams, "--out", out],
+        [sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), "--epochs", "2",
+         "--seeds", "1", "--early-batches", "3", "--out", out, *extra],
         env=env, check=True, capture_output=True, timeout=600,
     )
     with open(os.path.join(out, "results.csv")) as f:
-        rows = list(csv.DictReader(f))
-    assert {r["method"] for r in rows} == {"sgd", "adam", "am-adam"}
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_writes_results_summary_and_plot(name, tmp_path):
+    extra, methods = EXAMPLES[name]
+    hparams = os.path.join(tmp_path, "best.json")
+    with open(hparams, "w") as f:
+        json.dump({"code_steps": 2}, f)
+    out = os.path.join(tmp_path, "run")
+    rows = run_example(name, out, "--hparams", hparams, *extra)
+    assert {r["method"] for r in rows} == methods
     am = [r for r in rows if r["method"] == "am-adam" and r["split"] == "test"]
     assert [int(r["step"]) for r in am if r["epoch"] == "0"] == [0, 1, 2, 3]
     assert {r["epoch"] for r in am} == {"0", "1", "2"}
