@@ -8,11 +8,13 @@ from keras import ops
 
 from keras_altmin import backend
 from keras_altmin import blocks
+from keras_altmin import memory
 from keras_altmin import steps
 from keras_altmin.schedules import MuSchedule
 
 METHODS = ("am-adam", "am-mem")
 BINARY_WEIGHT_LOSSES = ("mse", "hinge")
+DEFAULT_BCD_SWEEPS = 5
 _NEEDS_TARGETS = (
     "AltMinModel.fit needs targets: pass `y` (or batches of (x, y)); the "
     "output block and the top code minimize the loss against them."
@@ -41,17 +43,31 @@ class AltMinSettings:
         code_l1=0.0,
         weight_l1=0.0,
         binary_weight_loss="mse",
+        memory_decay=None,
+        bcd_sweeps=None,
     ):
         if method not in METHODS:
             raise ValueError(
                 f"compile: method must be one of {METHODS}, got {method!r}."
             )
-        if method == "am-mem":
-            raise NotImplementedError(
-                "compile: method='am-mem' (co-activation memory with "
-                "block-coordinate descent) is not implemented yet; use "
-                "method='am-adam'."
-            )
+        if method != "am-mem":
+            for name, value in (("memory_decay", memory_decay), ("bcd_sweeps", bcd_sweeps)):
+                if value is not None:
+                    raise ValueError(
+                        f"compile: {name} applies to method='am-mem' only "
+                        f"(method is {method!r})."
+                    )
+        else:
+            if bcd_sweeps is None:
+                bcd_sweeps = DEFAULT_BCD_SWEEPS
+            _check_integer("bcd_sweeps", bcd_sweeps, minimum=1)
+            if memory_decay is not None:
+                _check_number("memory_decay", memory_decay, minimum=0.0, strict=True)
+                if memory_decay > 1:
+                    raise ValueError(
+                        "compile: memory_decay must be in (0, 1] (or None for "
+                        f"a plain sum), got {memory_decay}."
+                    )
         _check_number("code_lr", code_lr, minimum=0.0, strict=True)
         _check_number("code_momentum", code_momentum, minimum=0.0)
         if code_momentum >= 1:
@@ -87,6 +103,8 @@ class AltMinSettings:
         self.code_l1 = float(code_l1)
         self.weight_l1 = float(weight_l1)
         self.binary_weight_loss = binary_weight_loss
+        self.memory_decay = None if memory_decay is None else float(memory_decay)
+        self.bcd_sweeps = None if bcd_sweeps is None else int(bcd_sweeps)
 
     def get_config(self):
         return {
@@ -99,6 +117,8 @@ class AltMinSettings:
             "code_l1": self.code_l1,
             "weight_l1": self.weight_l1,
             "binary_weight_loss": self.binary_weight_loss,
+            "memory_decay": self.memory_decay,
+            "bcd_sweeps": self.bcd_sweeps,
         }
 
 
@@ -130,6 +150,7 @@ class _TrainingState:
         self.code_buffers = []
         self.plan_key = None
         self.plan = None
+        self.memory = []  # _Memory per AM-mem block
 
 
 @keras.saving.register_keras_serializable(package="keras_altmin")
@@ -236,6 +257,8 @@ class AltMinModel(keras.Sequential):
         code_l1=0.0,
         weight_l1=0.0,
         binary_weight_loss="mse",
+        memory_decay=None,
+        bcd_sweeps=None,
         **kwargs,
     ):
         """Configures the model for alternating-minimization training.
@@ -248,7 +271,10 @@ class AltMinModel(keras.Sequential):
             loss: the loss of the output block (required).
             metrics: as in `keras.Model.compile`, computed on the forward
                 predictions of each batch.
-            method: `"am-adam"`.
+            method: `"am-adam"` (every block's weights take steps of
+                `optimizer`) or `"am-mem"` (hidden Dense blocks without bias
+                fit their kernel to an accumulated co-activation memory by
+                block-coordinate descent; the output block keeps `optimizer`).
             code_lr: step size of the code descent.
             code_momentum: Nesterov momentum of the code descent, in [0, 1).
             code_steps: gradient steps per code and batch (>= 0).
@@ -264,6 +290,12 @@ class AltMinModel(keras.Sequential):
                 a `Sign` or `Step` layer: `"mse"` (as every other block, the
                 reference code's choice) or `"hinge"`, which only asks the
                 block's output to have its code's sign.
+            memory_decay: AM-mem: None (default) sums the co-activations of
+                every batch; a value in (0, 1] keeps an exponential average.
+            bcd_sweeps: AM-mem: at most this many block-coordinate descent
+                sweeps per batch (default 5), fewer once no kernel entry
+                moves by more than 1e-3. With `weight_l1` each updated
+                column is soft-thresholded by it.
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`,
                 `jit_compile`, `steps_per_execution`, ...).
         """
@@ -277,6 +309,8 @@ class AltMinModel(keras.Sequential):
             code_l1=code_l1,
             weight_l1=weight_l1,
             binary_weight_loss=binary_weight_loss,
+            memory_decay=memory_decay,
+            bcd_sweeps=bcd_sweeps,
         )
         if loss is None:
             raise ValueError(
@@ -292,6 +326,7 @@ class AltMinModel(keras.Sequential):
                 "whose code feeds a Sign or Step layer, and this model has "
                 "none."
             )
+        memory_kernels = _memory_kernels(plan) if method == "am-mem" else []
         weight_optimizer = keras.optimizers.get(optimizer)
         if output_optimizer is not None:
             weight_optimizer = _with_output_optimizer(
@@ -310,6 +345,7 @@ class AltMinModel(keras.Sequential):
             for index in range(len(plan.weight_parts))
         ]
         self.mu.assign(settings.mu.initial)
+        self._reset_memory(memory_kernels)
 
     def get_compile_config(self):
         if not self.compiled or self._altmin.compile_config is None:
@@ -368,7 +404,32 @@ class AltMinModel(keras.Sequential):
         return [w for w in super().weights if id(w) not in state]
 
     def _own_state_variables(self):
-        return [self.mu, self._code_rows] + list(self._altmin.code_buffers)
+        state = [self.mu, self._code_rows] + list(self._altmin.code_buffers)
+        for block_memory in self._altmin.memory:
+            state += [block_memory.activations, block_memory.cross]
+        return state
+
+    def _reset_memory(self, kernels):
+        """Fresh (zero) AM-mem memory for the Dense `kernels`; none for AM-Adam."""
+        for block_memory in self._altmin.memory:
+            self._untrack_variable(block_memory.activations)
+            self._untrack_variable(block_memory.cross)
+        self._altmin.memory = []
+        for index, kernel in kernels:
+            n_in, n_out = kernel.shape
+            self._altmin.memory.append(_Memory(
+                index, kernel,
+                self.add_weight(shape=(n_in, n_in), initializer="zeros",
+                                trainable=False, name=f"memory_a_{index + 1}"),
+                self.add_weight(shape=(n_in, n_out), initializer="zeros",
+                                trainable=False, name=f"memory_c_{index + 1}"),
+            ))
+        self.train_function = None
+
+    @property
+    def memory(self):
+        """AM-mem's memory: `(A, C)` per hidden block, bottom to top (C = B^T)."""
+        return [(m.activations, m.cross) for m in self._altmin.memory]
 
     @property
     def codes(self):
@@ -482,7 +543,8 @@ class AltMinModel(keras.Sequential):
             plan, forward_codes, y, values, loss_fn, mu, settings
         )
         inputs = steps.block_inputs(plan, x, codes, values)
-        trainable = self.trainable_variables
+        solved = {id(m.kernel) for m in self._altmin.memory}
+        trainable = [v for v in self.trainable_variables if id(v) not in solved]
         for step_index in range(settings.weight_steps):
             if step_index:
                 values.update(steps.snapshot(trainable))
@@ -492,6 +554,8 @@ class AltMinModel(keras.Sequential):
                 settings.weight_l1, settings.binary_weight_loss,
             )
             self.optimizer.apply(grads, trainable)
+        for block_memory in self._altmin.memory:
+            self._memory_step(block_memory, inputs, codes, values)
 
         for variable in layer_variables:
             if id(variable) in updates and not variable.trainable:
@@ -509,6 +573,21 @@ class AltMinModel(keras.Sequential):
         logs["mu"] = ops.convert_to_tensor(self.mu)
         return logs
 
+    def _memory_step(self, block_memory, inputs, codes, values):
+        """AM-mem: accumulate the block's co-activations, then BCD on its kernel."""
+        settings = self._altmin.settings
+        index = block_memory.index
+        aa, ac = memory.co_activations(inputs[index], codes[index])
+        a = memory.accumulate(block_memory.activations.value, aa, settings.memory_decay)
+        c = memory.accumulate(block_memory.cross.value, ac, settings.memory_decay)
+        block_memory.activations.assign(a)
+        block_memory.cross.assign(c)
+        kernel, _ = memory.bcd(
+            values[id(block_memory.kernel)], a, c, settings.bcd_sweeps,
+            settings.weight_l1,
+        )
+        block_memory.kernel.assign(kernel)
+
     def _store_codes(self, codes):
         buffers = self._altmin.code_buffers
         if not buffers:
@@ -525,9 +604,65 @@ class AltMinModel(keras.Sequential):
     def save_own_variables(self, store):
         # Codes are per-batch scratch and their size depends on the batch.
         store["mu"] = ops.convert_to_numpy(self.mu)
+        for block_memory in self._altmin.memory:
+            for variable in (block_memory.activations, block_memory.cross):
+                store[variable.name] = ops.convert_to_numpy(variable)
 
     def load_own_variables(self, store):
         self.mu.assign(store["mu"])
+        for block_memory in self._altmin.memory:
+            for variable in (block_memory.activations, block_memory.cross):
+                if variable.name not in store:
+                    raise ValueError(
+                        f"AltMinModel: the saved model has no AM-mem memory "
+                        f"'{variable.name}' (was it saved with another method?)."
+                    )
+                variable.assign(store[variable.name])
+
+
+class _Memory:
+    """AM-mem state of one hidden block: its kernel and memory variables."""
+
+    def __init__(self, index, kernel, activations, cross):
+        self.index = index
+        self.kernel = kernel
+        self.activations = activations  # A = sum a^T a
+        self.cross = cross  # C = sum a^T c (the spec's B, transposed)
+
+
+def _memory_kernels(plan):
+    """`(block index, Dense kernel)` of every hidden block, which AM-mem solves.
+
+    Raises:
+        ValueError: naming a block that is not a single Dense without bias.
+    """
+    kernels = []
+    for index, block in enumerate(plan.blocks):
+        layer = block.linear.layers[0]
+        problem = None
+        if not isinstance(layer, keras.layers.Dense):
+            problem = f"is a {type(layer).__name__}"
+        elif layer.use_bias:
+            problem = "has a bias"
+        elif len(block.linear.layers) > 1:
+            problem = (
+                f"is followed by {type(block.linear.layers[1]).__name__} "
+                f"'{block.linear.layers[1].name}'"
+            )
+        elif not layer.built:
+            problem = "is not built yet (give the model a keras.Input)"
+        if problem:
+            raise ValueError(
+                f"compile: method='am-mem' solves every hidden block by "
+                f"block-coordinate descent on a linear least-squares "
+                f"surrogate, which needs a Dense layer without bias and "
+                f"without BatchNormalization; hidden block {index + 1} "
+                f"(layer '{layer.name}') {problem}. Build it with "
+                f"Dense(..., use_bias=False) and no BatchNormalization, or "
+                f"use method='am-adam'."
+            )
+        kernels.append((index, layer.kernel))
+    return kernels
 
 
 def _with_output_optimizer(optimizer, output_optimizer, plan):
