@@ -346,6 +346,10 @@ class AltMinModel(keras.Sequential):
         ]
         self.mu.assign(settings.mu.initial)
         self._reset_memory(memory_kernels)
+        if self.built:
+            # Every backend builds it for all trainable variables, even those
+            # AM-mem solves without it, so saved optimizer state always matches.
+            self.optimizer.build(self.trainable_variables)
 
     def get_compile_config(self):
         if not self.compiled or self._altmin.compile_config is None:
@@ -355,8 +359,6 @@ class AltMinModel(keras.Sequential):
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     @property
     def settings(self):

@@ -60,7 +60,14 @@ def binary_net(dropout=0.0):
     return layers
 
 
-NETS = {"dense": digits_net, "conv": conv_net, "binary": binary_net}
+def mem_net(hidden=(32, 32)):
+    """Hidden Dense blocks without bias or BatchNorm, as AM-mem needs."""
+    layers = [keras.Input((64,))]
+    layers += [keras.layers.Dense(units, use_bias=False, activation="relu") for units in hidden]
+    return layers + [keras.layers.Dense(10)]
+
+
+NETS = {"dense": digits_net, "conv": conv_net, "binary": binary_net, "mem": mem_net}
 
 
 def relu(z):

@@ -15,7 +15,6 @@ def model():
     "kwargs, error, pattern",
     [
         (dict(method="backprop"), ValueError, "method must be one of"),
-        (dict(method="am-mem"), NotImplementedError, "am-mem"),
         (dict(code_lr=0.0), ValueError, "code_lr must be > 0"),
         (dict(code_momentum=1.0), ValueError, r"code_momentum must be in \[0, 1\)"),
         (dict(code_steps=-1), ValueError, "code_steps must be >= 0"),

@@ -12,6 +12,8 @@ SCHEDULE = ka.MuSchedule(initial=0.01, batch_increment=0.001, epoch_multiplier=1
 
 def trained_model(digits, epochs, output_lr=None, net="dense"):
     extra = {} if output_lr is None else {"output_optimizer": keras.optimizers.SGD(output_lr)}
+    if net == "mem":
+        extra.update(method="am-mem", memory_decay=0.5)
     model = compile_am(ka.AltMinModel(NETS[net]()), mu=SCHEDULE, **extra)
     x, y = digits.train
     model.fit(x[:600], y[:600], batch_size=200, epochs=epochs, verbose=0, shuffle=False)
@@ -50,7 +52,8 @@ def test_fit_logs_mu_and_local_losses_but_evaluate_does_not(digits):
 
 
 @pytest.mark.parametrize(
-    "output_lr,net", [(None, "dense"), (0.05, "dense"), (None, "conv"), (None, "binary")]
+    "output_lr,net",
+    [(None, "dense"), (0.05, "dense"), (None, "conv"), (None, "binary"), (None, "mem")],
 )
 def test_save_load_resume_continues_identically(digits, tmp_path, output_lr, net):
     straight = trained_model(digits, epochs=3, output_lr=output_lr, net=net)
@@ -64,6 +67,9 @@ def test_save_load_resume_continues_identically(digits, tmp_path, output_lr, net
     assert restored.settings.get_config() == first.settings.get_config()
     assert float(restored.mu.numpy()) == pytest.approx(float(first.mu.numpy()))
     assert int(restored.optimizer.iterations.numpy()) == 6
+    for (a, c), (a_first, c_first) in zip(restored.memory, first.memory):
+        np.testing.assert_array_equal(np.array(a), np.array(a_first))
+        np.testing.assert_array_equal(np.array(c), np.array(c_first))
     x, y = digits.train
     restored.fit(x[:600], y[:600], batch_size=200, epochs=1, verbose=0, shuffle=False)
 
