@@ -109,17 +109,27 @@ def compile_method(method, initial, args, steps_per_epoch, **am_options):
     return model
 
 
-def run(args, data, build, am_options=None):
-    """Trains every method of `args.methods` from `build()`'s weights, per seed."""
-    steps_per_epoch = -(-len(data.train[0]) // args.batch_size)
+def run(args, data, build, am_options=None, variant=None):
+    """Trains every method of `args.methods` from `build()`'s weights, per seed.
+
+    Methods ending in "-off" (the offline variants) take the whole training
+    set as one batch, so one step per epoch. `am_options` (a dict, or a
+    function of the method giving one) go to the AM methods' compile. `variant(method, initial)` may
+    return the net a method trains instead of `initial` (with its weights).
+    """
     results = Results(args.out)
     for seed in range(args.seeds):
         keras.utils.set_random_seed(seed)
         initial = build()
         for method in args.methods:
-            options = (am_options or {}) if method.startswith("am") else {}
-            model = compile_method(method, initial, args, steps_per_epoch, **options)
-            seconds = train(model, data, args, results, method, seed)
+            options = {}
+            if method.startswith("am"):
+                options = am_options(method) if callable(am_options) else am_options or {}
+            batch_size = len(data.train[0]) if method.endswith("-off") else args.batch_size
+            steps_per_epoch = -(-len(data.train[0]) // batch_size)
+            net = variant(method, initial) if variant else initial
+            model = compile_method(method, net, args, steps_per_epoch, **options)
+            seconds = train(model, data, args, results, method, seed, batch_size)
             final = [r for r in results.rows if r["method"] == method and r["seed"] == seed
                      and r["split"] == "test"][-1]
             print(f"seed {seed} {method:8s} test accuracy {final['accuracy']:.4f} "
@@ -213,10 +223,11 @@ def _number(value):
     return None if value is None else float(value)
 
 
-def train(model, data, args, results, method, seed):
+def train(model, data, args, results, method, seed, batch_size=None):
     """Fits `model` on `data` with the evaluations every example reports."""
     x, y = data.train
-    steps_per_epoch = int(np.ceil(len(x) / args.batch_size))
+    batch_size = batch_size or args.batch_size
+    steps_per_epoch = int(np.ceil(len(x) / batch_size))
     timing = EpochEvaluation(*data.test, None, steps_per_epoch)
     record = results.recorder(method, seed, timing)
     timing.record = record
@@ -224,7 +235,7 @@ def train(model, data, args, results, method, seed):
            **model.evaluate(*data.test, verbose=0, return_dict=True))
     callbacks = [EarlyEvaluation(*data.test, args.early_batches, record, timing), timing]
     keras.utils.set_random_seed(seed)  # the same batch order for every method
-    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
+    model.fit(x, y, batch_size=batch_size, epochs=args.epochs, verbose=0,
               callbacks=callbacks)
     return timing.seconds
 

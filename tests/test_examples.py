@@ -12,7 +12,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EXAMPLES = {
-    "fully_connected": (["--hidden", "16"], {"sgd", "adam", "am-adam"}),
+    "fully_connected": (["--hidden", "16"], {"sgd", "adam", "am-adam", "am-mem", "am-adam-off",
+                                             "am-mem-off"}),
     "lenet": ([], {"sgd", "adam", "am-adam"}),
     "binary_net": (["--hidden", "64", "64", "--batch-size", "50"], {"adam", "am-adam"}),
 }
