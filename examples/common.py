@@ -137,10 +137,10 @@ def run(args, data, build, am_options=None, variant=None):
     return results
 
 
-def parse(p):
+def parse(p, argv=None):
     """Parses the command line; values in --hparams override the defaults
     (an explicit command-line flag still wins)."""
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.hparams:
         with open(args.hparams) as f:
             hparams = json.load(f)
@@ -195,6 +195,12 @@ class EpochEvaluation(keras.callbacks.Callback):
                     accuracy=logs.get("accuracy"), loss=logs.get("loss"))
         result = self.model.evaluate(self.x, self.y, verbose=0, return_dict=True)
         self.record(epoch=epoch + 1, step=step, split="test", **result)
+
+
+class Clock:
+    """Seconds of training so far (what results.csv records)."""
+
+    seconds = 0.0
 
 
 class Results:
@@ -252,21 +258,59 @@ def summarize(results, methods, checkpoints=(8,)):
         if not mine:
             continue
         last_epoch = max(r["epoch"] for r in mine)
-        final = [r["accuracy"] for r in mine if r["epoch"] == last_epoch and r["step"] > 0
-                 and r["epoch"] > 0]
+        seeds = sorted({r["seed"] for r in mine})
+        final = [max((r for r in mine if r["seed"] == s),
+                     key=lambda r: (r["epoch"], r["step"]))["accuracy"] for s in seeds]
         early = []
         for checkpoint in checkpoints:
             at = [r["accuracy"] for r in mine if r["epoch"] == 0 and r["step"] == checkpoint]
             early.append(f"{np.mean(at):.4f}" if at else "n/a")
         epochs = max(last_epoch, 1)
-        seconds = [max(r["seconds"] for r in mine if r["seed"] == s) / epochs
-                   for s in sorted({r["seed"] for r in mine})]
+        seconds = [max(r["seconds"] for r in mine if r["seed"] == s) / epochs for s in seeds]
         lines.append(f"| {method} | {np.mean(final):.4f} ± {np.std(final):.4f} | {len(final)} | "
                      + " | ".join(early) + f" | {np.mean(seconds):.3f} |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(results.out, "summary.md"), "w") as f:
         f.write(text)
     return text
+
+
+def _reference_lines(axis, lines):
+    for value, label in lines:
+        axis.axhline(value, color="gray", linestyle="--", linewidth=1)
+        axis.annotate(label, (0, value), xycoords=("axes fraction", "data"),
+                      textcoords="offset points", xytext=(4, 3), fontsize=8, color="gray")
+
+
+def _mean_and_spread(axis, rows, key, label, error=False):
+    xs = sorted({r[key] for r in rows})
+    values = [[1.0 - r["accuracy"] if error else r["accuracy"]
+               for r in rows if r[key] == v] for v in xs]
+    mean = np.array([np.mean(v) for v in values])
+    spread = np.array([np.std(v) for v in values])
+    axis.plot(xs, mean, label=label)
+    axis.fill_between(xs, mean - spread, mean + spread, alpha=0.2)
+
+
+def plot_steps(results, methods, title, lines=()):
+    """curves.png for streamed training: test accuracy against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for method in methods:
+        mine = [r for r in results.rows if r["method"] == method and r["split"] == "test"]
+        if mine:
+            _mean_and_spread(axis, mine, "step", method)
+    _reference_lines(axis, lines)
+    axis.set(xlabel="minibatches", ylabel="test accuracy", title=title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(os.path.join(results.out, "curves.png"), dpi=120)
+    plt.close(figure)
 
 
 def plot(results, methods, title, error=False, lines=()):
@@ -289,17 +333,8 @@ def plot(results, methods, title, error=False, lines=()):
             (early, [r for r in mine if r["epoch"] == 0], "step"),
             (late, [r for r in mine if r["epoch"] > 0 or r["step"] == 0], "epoch"),
         ):
-            xs = sorted({r[key] for r in rows})
-            values = [[1.0 - r["accuracy"] if error else r["accuracy"]
-                       for r in rows if r[key] == v] for v in xs]
-            mean = np.array([np.mean(v) for v in values])
-            spread = np.array([np.std(v) for v in values])
-            axis.plot(xs, mean, label=method)
-            axis.fill_between(xs, mean - spread, mean + spread, alpha=0.2)
-    for value, label in lines:
-        late.axhline(value, color="gray", linestyle="--", linewidth=1)
-        late.annotate(label, (0, value), textcoords="offset points", xytext=(4, 3),
-                      fontsize=8, color="gray")
+            _mean_and_spread(axis, rows, key, method, error)
+    _reference_lines(late, lines)
     ylabel = "test error" if error else "test accuracy"
     early.set(xlabel="minibatches (first epoch)", ylabel=ylabel, title=title)
     late.set(xlabel="epochs", ylabel=ylabel, title=title)

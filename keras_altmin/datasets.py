@@ -2,7 +2,9 @@
 
 `"digits"` is scikit-learn's 8x8 digits, shipped with scikit-learn, so it
 works offline and is the default of every example. The others come through
-tensorflow-datasets, which downloads them once into `data_dir`.
+tensorflow-datasets, which downloads them once into `data_dir`. `"higgs"`
+(11 million rows) is never loaded whole: its training split is a `tf.data`
+stream read from disk.
 
 Example:
 
@@ -18,12 +20,15 @@ import numpy as np
 
 TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10"}
 NAMES = ("digits",) + tuple(TFDS_NAMES)
+HIGGS_FEATURES = 28
+HIGGS_TEST_ROWS = 500_000
 
 
 @dataclasses.dataclass
 class Splits:
     """Arrays of one data set: `train`, `validation` (or None) and `test`
-    are `(x, y)` pairs; `y` holds integer class labels."""
+    are `(x, y)` pairs; `y` holds integer class labels. (HIGGS: `train` is
+    a `tf.data.Dataset` of unbatched `(x, y)` pairs; see `higgs`.)"""
 
     train: tuple
     validation: tuple
@@ -69,6 +74,11 @@ def load(
         (x_train, y_train), (x_test, y_test) = _digits(seed)
     elif name in TFDS_NAMES:
         (x_train, y_train), (x_test, y_test) = _tfds(name, data_dir, download)
+    elif name == "higgs":
+        raise ValueError(
+            "datasets.load: HIGGS has 11 million rows; use datasets.higgs(), "
+            "which streams its training split with tf.data."
+        )
     else:
         raise ValueError(f"datasets.load: unknown data set {name!r}; known: {NAMES}.")
     if image_size is not None:
@@ -89,6 +99,72 @@ def load(
     )
 
 
+def higgs(test_rows=HIGGS_TEST_ROWS, data_dir=None, download=True):
+    """HIGGS (Baldi et al. 2014) through tensorflow-datasets, streamed.
+
+    The paper's split: the last `test_rows` rows (500,000) are the test set,
+    read into arrays; the rows before them are the training set, returned as
+    a `tf.data.Dataset` of `(features, label)` pairs (28 float32 features, an
+    int32 label) read from disk as it is iterated, never whole in memory.
+
+    Example:
+
+    ```python
+    data = datasets.higgs(test_rows=100_000, data_dir="~/tensorflow_datasets")
+    model.fit(data.train.batch(200), steps_per_epoch=1000, epochs=1)
+    ```
+
+    Returns:
+        A `Splits` (`validation` is None, `num_classes` 2).
+
+    Raises:
+        RuntimeError: when tensorflow-datasets cannot provide the data, with
+            what to do about it.
+    """
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    if not isinstance(test_rows, (int, np.integer)) or test_rows < 1:
+        raise ValueError(
+            f"datasets.higgs: test_rows must be a positive int, got {test_rows!r}."
+        )
+    train, test = _tfds_load(
+        "higgs", [f"train[:-{test_rows}]", f"train[-{test_rows}:]"], data_dir,
+        download, as_supervised=False,
+    )
+
+    def to_pair(row):
+        features = tf.stack(
+            [tf.cast(row[name], tf.float32) for name in _higgs_feature_names(row)]
+        )
+        # class_label is stored as a float 0.0 / 1.0
+        return features, tf.cast(row["class_label"] >= 0.5, tf.int32)
+
+    train = train.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
+    x_test, y_test = [], []
+    for x, y in tfds.as_numpy(test.map(to_pair).batch(65536).take(-(-test_rows // 65536))):
+        x_test.append(x)
+        y_test.append(y)
+    x_test, y_test = np.concatenate(x_test)[:test_rows], np.concatenate(y_test)[:test_rows]
+    return Splits(
+        train=train,
+        validation=None,
+        test=(x_test, y_test),
+        num_classes=2,
+        image_shape=(HIGGS_FEATURES,),
+    )
+
+
+def _higgs_feature_names(row):
+    names = [name for name in row if name != "class_label"]
+    if len(names) != HIGGS_FEATURES:
+        raise ValueError(
+            f"datasets.higgs: expected {HIGGS_FEATURES} features beside "
+            f"class_label, got {len(names)}: {names}."
+        )
+    return names
+
+
 def _digits(seed):
     from sklearn.datasets import load_digits
 
@@ -104,24 +180,32 @@ def _digits(seed):
 def _tfds(name, data_dir, download):
     import tensorflow_datasets as tfds
 
+    train, test = _tfds_load(
+        TFDS_NAMES[name], ["train", "test"], data_dir, download, as_supervised=True
+    )
+    return tuple(_to_arrays(tfds, split) for split in (train, test))
+
+
+def _tfds_load(name, splits, data_dir, download, as_supervised):
+    import tensorflow_datasets as tfds
+
     try:
-        train, test = tfds.load(
-            TFDS_NAMES[name],
-            split=["train", "test"],
-            as_supervised=True,
+        return tfds.load(
+            name,
+            split=splits,
+            as_supervised=as_supervised,
             data_dir=data_dir,
             download=download,
         )
     except Exception as error:  # tfds raises many kinds for a failed fetch.
         raise RuntimeError(
-            f"datasets.load: tensorflow-datasets could not provide {name!r} "
+            f"keras_altmin.datasets: tensorflow-datasets could not provide {name!r} "
             f"({type(error).__name__}: {error}). If this machine cannot reach "
             "the data set's host, prepare it on one that can (python -c "
             f"\"import tensorflow_datasets as tfds; tfds.load('{name}', "
             "data_dir='DIR')\"), copy DIR here and pass data_dir='DIR' "
             "(examples: --data-dir DIR)."
         ) from error
-    return tuple(_to_arrays(tfds, split) for split in (train, test))
 
 
 def _to_arrays(tfds, split):

@@ -36,3 +36,25 @@ def test_bad_arguments():
         datasets.load("imagenet")
     with pytest.raises(ValueError, match="validation_size"):
         datasets.load("digits", validation_size=5000)
+
+
+def test_higgs_streams_train_and_reads_the_last_rows_as_test():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=50):
+        data = datasets.higgs(test_rows=30)
+    x, y = data.test
+    assert x.shape == (30, datasets.HIGGS_FEATURES) and x.dtype == np.float32
+    assert set(np.unique(y)) <= {0, 1} and data.num_classes == 2
+    import tensorflow as tf
+
+    assert isinstance(data.train, tf.data.Dataset)
+    features, label = next(iter(data.train.batch(8)))
+    assert tuple(features.shape) == (8, datasets.HIGGS_FEATURES) and label.dtype == tf.int32
+    with pytest.raises(ValueError, match="streams"):
+        datasets.load("higgs")
+
+
+def test_digits_resized_like_mnist():
+    data = datasets.load("digits", flatten=False, image_size=(28, 28))
+    assert data.train[0].shape[1:] == (28, 28, 1) == data.image_shape
+    assert 0.0 <= data.train[0].min() and data.train[0].max() <= 1.0

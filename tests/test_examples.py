@@ -47,3 +47,36 @@ def test_example_writes_results_summary_and_plot(name, tmp_path):
     with open(os.path.join(out, "summary.md")) as f:
         assert "| am-adam |" in f.read()
     assert os.path.getsize(os.path.join(out, "curves.png")) > 10_000
+
+
+def load_example(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_higgs_streams_mock_data_and_evaluates_every_n_steps(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    higgs = load_example("higgs")
+    out = os.path.join(tmp_path, "higgs")
+    with tfds.testing.mock_data(num_examples=400):
+        higgs.main(["--max-steps", "12", "--eval-every", "5", "--eval-rows", "100",
+                    "--batch-size", "20", "--hidden", "16", "--out", out])
+    with open(os.path.join(out, "results.csv")) as f:
+        rows = list(csv.DictReader(f))
+    for method in ("sgd", "adam", "am-adam"):
+        steps = [int(r["step"]) for r in rows if r["method"] == method]
+        assert steps == [0, 5, 10, 12], method
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
+    assert os.path.getsize(os.path.join(out, "curves.png")) > 10_000
+
+
+def test_higgs_without_data_stops_with_instructions(tmp_path):
+    higgs = load_example("higgs")
+    with pytest.raises(SystemExit, match="(?s)nothing was trained.*data_dir"):
+        higgs.main(["--data-dir", str(tmp_path), "--no-download", "--out",
+                    str(tmp_path / "out")])
