@@ -80,3 +80,31 @@ def test_higgs_without_data_stops_with_instructions(tmp_path):
     with pytest.raises(SystemExit, match="(?s)nothing was trained.*data_dir"):
         higgs.main(["--data-dir", str(tmp_path), "--no-download", "--out",
                     str(tmp_path / "out")])
+
+
+def test_continual_writes_a_forgetting_matrix_per_method(tmp_path):
+    continual = load_example("continual")
+    out = os.path.join(tmp_path, "continual")
+    continual.main(["--tasks", "3", "--epochs", "6", "--batch-size", "20", "--seeds", "1", "--hidden", "32", "32",
+                    "--adam-lr", "0.003", "--weight-lr", "0.003",
+                    "--out", out])
+    with open(os.path.join(out, "forgetting.csv")) as f:
+        rows = list(csv.DictReader(f))
+    for method in ("adam", "am-adam", "am-mem"):
+        mine = [r for r in rows if r["method"] == method]
+        assert sorted((int(r["after_task"]), int(r["task"])) for r in mine) == [
+            (i, j) for i in range(1, 4) for j in range(1, 4)]
+        # the first task is learned (chance on a 10-way head: 0.1); later tasks
+        # depend on how each method trades old tasks for new ones
+        assert float(next(r["accuracy"] for r in mine
+                          if r["after_task"] == "1" and r["task"] == "1")) > 0.5
+        assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in mine)
+    with open(os.path.join(out, "summary.md")) as f:
+        assert "| am-mem |" in f.read()
+    assert os.path.getsize(os.path.join(out, "curves.png")) > 10_000
+
+
+def test_forgetting_measure():
+    continual = load_example("continual")
+    assert continual.forgetting([[1.0, 0.0], [0.25, 0.9]]) == pytest.approx(0.75)
+    assert continual.forgetting([[0.5]]) == 0.0
