@@ -42,21 +42,34 @@ def build(num_inputs, hidden, num_classes, dropout):
     ])
 
 
-def main():
+def make_parser():
     p = common.parser(__doc__.splitlines()[0], METHODS, epochs=20, batch_size=200)
     p.add_argument("--hidden", type=int, nargs=2, default=[500, 500])
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--binary-weight-loss", choices=("mse", "hinge"), default="mse",
                    help="AM: weight loss of the block that feeds the Sign")
     common.add_method_arguments(p, adam_lr=0.001, weight_lr=0.001, code_lr=1.0)
-    args = common.parse(p)
+    return p
 
-    data = ka.datasets.load(args.dataset, data_dir=args.data_dir)
-    results = common.run(
-        args, data,
-        lambda: build(data.train[0].shape[1], args.hidden, data.num_classes, args.dropout),
-        am_options=dict(binary_weight_loss=args.binary_weight_loss),
-    )
+
+def load_data(args, validation_size=None):
+    return ka.datasets.load(args.dataset, data_dir=args.data_dir,
+                            validation_size=validation_size)
+
+
+def build_net(data, args, method="am-adam"):
+    return build(data.train[0].shape[1], args.hidden, data.num_classes, args.dropout)
+
+
+def am_options(args, method):
+    return dict(binary_weight_loss=args.binary_weight_loss)
+
+
+def main():
+    args = common.parse(make_parser())
+    data = load_data(args)
+    results = common.run(args, data, lambda: build_net(data, args),
+                         am_options=lambda method: am_options(args, method))
     print(common.summarize(results, args.methods))
     common.plot(results, args.methods, f"binary net, {args.dataset}", error=True,
                 lines=[(0.2, "0.2 error: DTP needed about 200 epochs on MNIST")])

@@ -50,7 +50,7 @@ def without_batch_norm(model):
     return twin
 
 
-def main():
+def make_parser():
     p = common.parser(__doc__.splitlines()[0], METHODS, epochs=50, batch_size=200)
     p.add_argument("--hidden", type=int, nargs="+", default=[100, 100])
     p.add_argument("--no-batch-norm", action="store_true")
@@ -61,21 +61,37 @@ def main():
                    help="AM-mem: exponential memory decay in (0, 1] (default: plain sum)")
     # code lr 1.0 is the paper's grid value that wins on digits (0.3: reference code)
     common.add_method_arguments(p, weight_lr=0.008, lr_halve_every=8, code_lr=1.0)
-    args = common.parse(p)
+    return p
 
-    validation = 10_000 if args.validation and args.dataset != "digits" else None
-    data = ka.datasets.load(args.dataset, data_dir=args.data_dir, validation_size=validation)
+
+def load_data(args, validation_size=None):
+    if validation_size is None and args.validation and args.dataset != "digits":
+        validation_size = 10_000
+    return ka.datasets.load(args.dataset, data_dir=args.data_dir,
+                            validation_size=validation_size)
+
+
+def build_net(data, args, method="am-adam"):
+    """The initial net of `method` (AM-mem: without its BatchNormalization)."""
+    net = build(data.train[0].shape[1], args.hidden, data.num_classes, not args.no_batch_norm)
+    return without_batch_norm(net) if method.startswith("am-mem") else net
+
+
+def am_options(args, method):
+    if method.startswith("am-mem"):
+        return dict(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
+    return {}
+
+
+def main():
+    args = common.parse(make_parser())
+    data = load_data(args)
+
     def variant(method, initial):
         return without_batch_norm(initial) if method.startswith("am-mem") else initial
 
-    def am_options(method):
-        if method.startswith("am-mem"):
-            return dict(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
-        return {}
-
-    results = common.run(args, data, lambda: build(
-        data.train[0].shape[1], args.hidden, data.num_classes, not args.no_batch_norm),
-        am_options=am_options, variant=variant)
+    results = common.run(args, data, lambda: build_net(data, args),
+                         am_options=lambda method: am_options(args, method), variant=variant)
     title = f"{args.dataset}, hidden {'-'.join(map(str, args.hidden))}"
     print(common.summarize(results, args.methods))
     common.plot(results, args.methods, title)

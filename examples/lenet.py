@@ -41,21 +41,32 @@ def build(image_shape, num_classes):
     ])
 
 
-def main():
+def make_parser():
     p = common.parser(__doc__.splitlines()[0], METHODS, epochs=10, batch_size=None)
     common.add_method_arguments(
         p, sgd_lr=0.02, sgd_momentum=0.0, sgd_decay=0.9, adam_lr=0.002, weight_lr=0.002,
         code_lr=1.0, code_steps=1, weight_steps=1, mu_initial=0.01, mu_batch_increment=1e-7,
         mu_epoch_multiplier=1.1, mu_max=1.5,
     )
-    args = common.parse(p)
-    args.batch_size = args.batch_size or (16 if args.dataset == "digits" else 128)
+    return p
 
-    # The paper trains on 5/6 of the training set (the rest selects hyperparameters).
-    data = ka.datasets.load(args.dataset, flatten=False, data_dir=args.data_dir,
-                            validation_size=1 / 6,
+
+def load_data(args, validation_size=1 / 6):
+    """The paper trains on 5/6 of the training set (the rest selects hyperparameters)."""
+    args.batch_size = args.batch_size or (16 if args.dataset == "digits" else 128)
+    return ka.datasets.load(args.dataset, flatten=False, data_dir=args.data_dir,
+                            validation_size=validation_size,
                             image_size=(28, 28) if args.dataset == "digits" else None)
-    results = common.run(args, data, lambda: build(data.image_shape, data.num_classes))
+
+
+def build_net(data, args, method="am-adam"):
+    return build(data.image_shape, data.num_classes)
+
+
+def main():
+    args = common.parse(make_parser())
+    data = load_data(args)
+    results = common.run(args, data, lambda: build_net(data, args))
     print(common.summarize(results, args.methods))
     common.plot(results, args.methods, f"LeNet-5, {args.dataset}")
 

@@ -1,0 +1,99 @@
+"""KerasTuner searches: HyperModels, the search script, resuming, --hparams."""
+
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import keras_tuner
+import pytest
+
+import keras_altmin as ka
+from conftest import digits_net
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_altmin_hypermodel_names_the_paper_grid():
+    hp = keras_tuner.HyperParameters()
+    model = ka.tuning.AltMinHyperModel(lambda: digits_net()).build(hp)
+    assert isinstance(model, ka.AltMinModel)
+    assert set(hp.values) == {"weight_lr", "code_lr", "mu_batch_increment",
+                              "mu_epoch_multiplier"}
+    assert hp.values["weight_lr"] == 2e-2
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(2e-2)
+    assert model.settings.code_lr == hp.values["code_lr"]
+    assert model.settings.mu.batch_increment == hp.values["mu_batch_increment"]
+
+
+def test_hypermodels_report_the_final_not_the_best_validation_accuracy(digits):
+    hypermodel = ka.tuning.BackpropHyperModel(lambda: digits_net(), optimizer="sgd")
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert set(hp.values) == {"sgd_lr"}
+    logs = hypermodel.fit(hp, model, *digits.train, validation_data=digits.test,
+                          epochs=3, batch_size=200, verbose=0)
+    history = model.history.history
+    assert logs["val_accuracy"] == history["val_accuracy"][-1]
+    with pytest.raises(ValueError, match="validation_data"):
+        hypermodel.fit(hp, model, *digits.train, epochs=1, verbose=0)
+
+
+def search(out, *extra):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("search", os.path.join(ROOT, "tuning",
+                                                                         "search.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(["--experiment", "fully_connected", "--epochs", "1", "--out", out,
+                        *extra])
+
+
+def trials(out):
+    return sorted(glob.glob(os.path.join(out, "*", "trial_*", "trial.json")))
+
+
+def test_search_writes_best_hparams_resumes_and_drives_the_example(tmp_path):
+    out = str(tmp_path / "search")
+    best = search(out, "--max-trials", "2")
+    assert len(trials(out)) == 2
+    with open(os.path.join(out, "best_hparams.json")) as f:
+        assert json.load(f) == best
+    first = {path: os.path.getmtime(path) for path in trials(out)}
+
+    # the same command again: the finished trials are reloaded, not rerun
+    assert search(out, "--max-trials", "2") == best
+    assert {path: os.path.getmtime(path) for path in trials(out)} == first
+    # a larger budget continues a search with one more trial (KerasTuner's
+    # GridSearch cannot extend a reloaded grid, so this one is a random search)
+    random_out = str(tmp_path / "random")
+    search(random_out, "--max-trials", "2", "--tuner", "random")
+    search(random_out, "--max-trials", "3", "--tuner", "random")
+    assert len(trials(random_out)) == 3
+
+    run = str(tmp_path / "run")
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(),
+               PYTHONPATH=os.pathsep.join(sys.path))
+    completed = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "fully_connected.py"),
+         "--methods", "am-adam", "--epochs", "1", "--seeds", "1", "--early-batches", "0",
+         "--hparams", os.path.join(out, "best_hparams.json"), "--out", run],
+        env=env, check=True, capture_output=True, text=True, timeout=600)
+    with open(os.path.join(run, "results.csv")) as f:
+        assert {r["method"] for r in csv.DictReader(f)} == {"am-adam"}
+    assert "am-adam" in completed.stdout
+
+
+def test_search_refuses_experiments_that_do_not_exist_yet(tmp_path):
+    with pytest.raises(SystemExit, match="issue 5"):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "search", os.path.join(ROOT, "tuning", "search.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.main(["--experiment", "sequential_mnist", "--out", str(tmp_path)])
