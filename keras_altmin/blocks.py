@@ -43,6 +43,10 @@ NONLINEAR_LAYERS = (
 ) + BINARY_LAYERS
 
 
+def linear_layer_names():
+    return ", ".join(cls.__name__ for cls in LINEAR_LAYERS)
+
+
 def supported_layers_message():
     names = [cls.__name__ for cls in LINEAR_LAYERS + NORMALIZATION_LAYERS]
     names += [cls.__name__ for cls in NONLINEAR_LAYERS]
@@ -221,9 +225,9 @@ def cut(layers):
             if not follows_linear:
                 raise ValueError(
                     f"Layer '{layer.name}' ({type(layer).__name__}) must "
-                    "come directly after a linear layer (Dense, Conv1D, Conv2D) built "
-                    "without "
-                    "an activation, where it joins that layer's linear part. "
+                    f"come directly after a linear layer ({linear_layer_names()}) "
+                    "built without an activation, where it joins that layer's "
+                    "linear part. "
                     "Here it follows "
                     + (
                         f"'{pending[-1].name}'"
@@ -245,8 +249,7 @@ def cut(layers):
             )
     if not linear_layers:
         raise ValueError(
-            "AltMinModel needs at least one linear layer (Dense, Conv1D, "
-            "Conv2D); got "
+            f"AltMinModel needs at least one linear layer ({linear_layer_names()}); got "
             f"{[layer.name for layer in layers]}. " + supported_layers_message()
         )
     return Plan(
