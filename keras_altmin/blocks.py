@@ -20,10 +20,12 @@ parameter-free nonlinearities join `NONLINEAR_LAYERS`.
 import dataclasses
 
 import keras
+from keras import ops
 
 from keras_altmin.layers import BINARY_LAYERS
 
 LINEAR_LAYERS = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
+RECURRENT_LAYERS = (keras.layers.SimpleRNN,)
 NORMALIZATION_LAYERS = (keras.layers.BatchNormalization,)
 NONLINEAR_LAYERS = (
     keras.layers.Activation,
@@ -44,11 +46,11 @@ NONLINEAR_LAYERS = (
 
 
 def linear_layer_names():
-    return ", ".join(cls.__name__ for cls in LINEAR_LAYERS)
+    return ", ".join(cls.__name__ for cls in LINEAR_LAYERS + RECURRENT_LAYERS)
 
 
 def supported_layers_message():
-    names = [cls.__name__ for cls in LINEAR_LAYERS + NORMALIZATION_LAYERS]
+    names = [cls.__name__ for cls in LINEAR_LAYERS + RECURRENT_LAYERS + NORMALIZATION_LAYERS]
     names += [cls.__name__ for cls in NONLINEAR_LAYERS]
     return (
         "AltMinModel supports a plain stack of: "
@@ -120,9 +122,28 @@ class Part:
     def output_shape(self, input_shape):
         """The shape this part maps `input_shape` to."""
         shape = tuple(input_shape)
-        for layer in self.layers:
-            shape = tuple(layer.compute_output_shape(shape))
+        for step in self.steps:
+            step = step.layer if isinstance(step, _LinearMap) else step
+            if hasattr(step, "compute_output_shape"):
+                shape = tuple(step.compute_output_shape(shape))
         return shape
+
+    @property
+    def kernel(self):
+        """The kernel of the part's linear layer (None for an identity part)."""
+        return getattr(self.layers[0], "kernel", None) if self.layers else None
+
+    def proximity(self, code, anchor):
+        """mean((c - c^0)^2): keeps a code near its forward value."""
+        return ops.mean(ops.square(code - anchor))
+
+    def fit_loss(self, inputs, code, values):
+        """The weight step's local loss: mean((f(a) - c)^2)."""
+        return ops.mean(ops.square(self(inputs, values) - code))
+
+    def code_energy(self, inputs, code, values):
+        """Terms of the code step inside the part itself (none for a feedforward part)."""
+        return 0.0
 
     def __bool__(self):
         return bool(self.steps)
@@ -144,6 +165,136 @@ class Part:
                     if new_value is not None:
                         updates[id(v)] = new_value
         return x
+
+
+class RecurrentPart(Part):
+    """A SimpleRNN as a linear part whose code holds every step's pre-activation (ALGORITHM 8).
+
+        c_t = x_t W_x + tanh(c_{t-1}) W_h + b,   tanh(c_0) = 0,   t = 1..T
+
+    The code is one batch x T x H tensor. Every term below is a sum over time
+    steps of per-step means, so each c_t is its own code as in the spec, and
+    nothing is differentiated through the recurrence: the weight step fits
+    all steps at once from the codes, and the code step of c_t sees only
+    c_{t+1} (held fixed, a Jacobi sweep over all steps at once).
+    """
+
+    def __init__(self, layer):
+        super().__init__([layer])
+        self.layer = layer
+
+    @property
+    def kernel(self):
+        return self.layer.cell.kernel
+
+    def _weights(self, values):
+        cell = self.layer.cell
+        return (
+            values[id(cell.kernel)],
+            values[id(cell.recurrent_kernel)],
+            values[id(cell.bias)],
+        )
+
+    def __call__(self, x, values, training=True, updates=None):
+        w_x, w_h, b = self._weights(values)
+        driven = ops.transpose(ops.matmul(x, w_x) + b, (1, 0, 2))  # time-major
+
+        def step(state, drive):
+            code = drive + ops.matmul(state, w_h)
+            return ops.tanh(code), code
+
+        start = ops.zeros_like(driven[0])
+        _, codes = ops.scan(step, start, driven)
+        return ops.transpose(codes, (1, 0, 2))
+
+    def predictions(self, x, code, values):
+        """x_t W_x + tanh(c_{t-1}) W_h + b for every t: what each c_t should be."""
+        w_x, w_h, b = self._weights(values)
+        previous = ops.concatenate(
+            [ops.zeros_like(code[:, :1]), ops.tanh(code[:, :-1])], axis=1
+        )
+        return ops.matmul(x, w_x) + ops.matmul(previous, w_h) + b
+
+    @staticmethod
+    def _per_step_sum(squared):
+        return ops.sum(ops.mean(squared, axis=(0, 2)))
+
+    def proximity(self, code, anchor):
+        return self._per_step_sum(ops.square(code - anchor))
+
+    def fit_loss(self, inputs, code, values):
+        """sum_t mean((c_t - x_t W_x - tanh(c_{t-1}) W_h - b)^2), all steps at once."""
+        return self._per_step_sum(ops.square(self.predictions(inputs, code, values) - code))
+
+    def code_energy(self, inputs, code, values):
+        """sum_{t<T} mean((c_{t+1} - x_{t+1} W_x - tanh(c_t) W_h - b)^2), c_{t+1} fixed."""
+        predicted = self.predictions(inputs, code, values)[:, 1:]
+        return self._per_step_sum(ops.square(ops.stop_gradient(code[:, 1:]) - predicted))
+
+    def backward_sweep(self, x, anchor, last_objective, values, descend):
+        """Updates c_T, then c_{T-1}, ..., c_1, each against the updated c_{t+1}.
+
+        c_T minimizes `last_objective(c_T)` (its output term) plus its
+        proximity term; every earlier c_t minimizes
+
+            mean((c_t - c_t^0)^2) + mean((c_{t+1} - x_{t+1} W_x - tanh(c_t) W_h - b)^2)
+
+        with `descend(objective, start)`, c_{t+1} already updated (one sweep
+        carries the signal from the output back to the first step).
+        """
+        _, w_h, _ = self._weights(values)
+        driven = self.predictions(x, ops.zeros_like(anchor), values)  # x_t W_x + b
+        last = descend(
+            lambda c: last_objective(c) + ops.mean(ops.square(c - anchor[:, -1])),
+            anchor[:, -1],
+        )
+
+        def step(following, pair):
+            start, drive = pair
+
+            def objective(c):
+                fit = following - drive - ops.matmul(ops.tanh(c), w_h)
+                return ops.mean(ops.square(c - start)) + ops.mean(ops.square(fit))
+
+            new = descend(objective, start)
+            return new, new
+
+        time_major = [ops.transpose(t, (1, 0, 2)) for t in (anchor[:, :-1], driven[:, 1:])]
+        _, earlier = ops.scan(step, last, tuple(time_major), reverse=True)
+        return ops.concatenate([ops.transpose(earlier, (1, 0, 2)), last[:, None]], axis=1)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.layer.units)
+
+
+class _LastStepTanh:
+    """h_T = tanh(c_T): what a SimpleRNN outputs from its codes."""
+
+    def __call__(self, code):
+        return ops.tanh(code[:, -1])
+
+    def compute_output_shape(self, shape):
+        return (shape[0], shape[2])
+
+
+def _check_recurrent(layer, is_first):
+    problems = []
+    if not is_first:
+        problems.append("it must be the first linear layer of the stack")
+    if layer.cell.activation is not keras.activations.tanh:
+        problems.append("activation must be tanh")
+    if not layer.cell.use_bias:
+        problems.append("use_bias must be True")
+    for flag in ("return_sequences", "return_state", "go_backwards", "stateful"):
+        if getattr(layer, flag):
+            problems.append(f"{flag} must be False")
+    if layer.cell.dropout or layer.cell.recurrent_dropout:
+        problems.append("dropout and recurrent_dropout must be 0")
+    if problems:
+        raise ValueError(
+            f"Layer '{layer.name}' (SimpleRNN) cannot be trained by alternating "
+            "minimization as built: " + "; ".join(problems) + "."
+        )
 
 
 @dataclasses.dataclass
@@ -200,6 +351,13 @@ def cut(layers):
 
     def close_block():
         first = linear_layers[0]
+        if isinstance(first, RECURRENT_LAYERS):
+            # Two codes: every step's pre-activation, then the output h_T, an
+            # auxiliary variable that cuts the chain from the loss to the
+            # recurrence (its "linear part" is the identity, with no weights).
+            blocks.append(Block(RecurrentPart(first), Part([_LastStepTanh()])))
+            blocks.append(Block(Part([]), Part(pending)))
+            return
         if has_activation(first):
             linear_steps = [_LinearMap(first)] + linear_layers[1:]
             nonlinear_steps = [first.activation] + pending
@@ -209,7 +367,9 @@ def cut(layers):
         blocks.append(Block(Part(linear_steps), Part(nonlinear_steps)))
 
     for layer in layers:
-        if isinstance(layer, LINEAR_LAYERS):
+        if isinstance(layer, RECURRENT_LAYERS):
+            _check_recurrent(layer, is_first=not linear_layers)
+        if isinstance(layer, LINEAR_LAYERS + RECURRENT_LAYERS):
             if linear_layers:
                 close_block()
             else:
@@ -247,6 +407,11 @@ def cut(layers):
                 "trained by alternating minimization. "
                 + supported_layers_message()
             )
+    if linear_layers and isinstance(linear_layers[0], RECURRENT_LAYERS):
+        raise ValueError(
+            f"Layer '{linear_layers[0].name}' (SimpleRNN) needs a Dense "
+            "classifier after it: the output block is a Dense layer."
+        )
     if not linear_layers:
         raise ValueError(
             f"AltMinModel needs at least one linear layer ({linear_layer_names()}); got "

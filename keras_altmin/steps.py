@@ -14,6 +14,7 @@ gradient ever flows from one block into another.
 from keras import ops
 
 from keras_altmin import backend
+from keras_altmin.blocks import RecurrentPart
 
 
 def forward(plan, x, values, updates=None, training=True):
@@ -48,28 +49,27 @@ def nesterov_descent(objective, start, learning_rate, momentum, steps):
     return c
 
 
-def proximity(code, anchor):
-    """mean((c - c^0)^2): keeps a code near its forward value."""
-    return ops.mean(ops.square(code - anchor))
-
-
-def update_codes(plan, codes, y, values, loss_fn, mu, settings):
+def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
     """Updates the codes top-down (ALGORITHM 2.2).
 
     Args:
         plan: the `blocks.Plan`.
+        x: the inputs of the batch.
         codes: the forward codes c_l^0, bottom to top.
         y: the targets of the batch.
         values: variable values (see `blocks.Part`).
         loss_fn: `loss_fn(y, y_pred)`, the compiled loss.
         mu: the current penalty (a scalar tensor).
         settings: an object with `code_lr`, `code_momentum`, `code_steps`,
-            `code_l1`.
+            `code_l1` and `code_sweep` (how a recurrent block's per-step codes
+            are updated: "backward" in time or "jacobi", all at once).
 
     Returns:
         The updated codes, bottom to top.
     """
     updated = list(codes)
+    # Only a first, recurrent part has code terms of its own (which read x).
+    first_input = plan.input_part(x, values)
     for index in reversed(range(len(codes))):
         block = plan.blocks[index]
         anchor = codes[index]
@@ -87,19 +87,36 @@ def update_codes(plan, codes, y, values, loss_fn, mu, settings):
                 prediction = above(block.nonlinear(c, values), values)
                 return ops.mean(ops.square(prediction - target))
 
-        def objective(c, fit=fit, anchor=anchor):
-            energy = fit(c) + proximity(c, anchor)
-            if settings.code_l1:
-                energy = energy + settings.code_l1 / mu * ops.mean(ops.abs(c))
-            return energy
+        def descend(objective, start):
+            def energy(c):
+                if settings.code_l1:
+                    return objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c))
+                return objective(c)
 
-        updated[index] = nesterov_descent(
-            objective,
-            anchor,
-            settings.code_lr,
-            settings.code_momentum,
-            settings.code_steps,
-        )
+            return nesterov_descent(
+                energy, start, settings.code_lr, settings.code_momentum,
+                settings.code_steps,
+            )
+
+        if isinstance(block.linear, RecurrentPart) and settings.code_sweep == "backward":
+            above = plan.blocks[index + 1].linear
+            target = updated[index + 1]
+
+            def last_objective(c, above=above, target=target):
+                # the recurrent block's nonlinear part: h_T = tanh(c_T)
+                return ops.mean(ops.square(above(ops.tanh(c), values) - target))
+
+            updated[index] = block.linear.backward_sweep(
+                first_input, anchor, last_objective, values, descend
+            )
+            continue
+
+        def objective(c, fit=fit, anchor=anchor, block=block,
+                      a=first_input if index == 0 else None):
+            energy = fit(c) + block.linear.proximity(c, anchor)
+            return energy + block.linear.code_energy(a, c, values)
+
+        updated[index] = descend(objective, anchor)
     return updated
 
 
@@ -130,13 +147,12 @@ def local_losses(
     """
     losses = []
     for block, a, code in zip(plan.blocks, inputs, codes):
-        prediction = block.linear(a, values)
         if binary_loss == "hinge" and block.feeds_binary:
-            loss = hinge(prediction, code)
+            loss = hinge(block.linear(a, values), code)
         else:
-            loss = ops.mean(ops.square(prediction - code))
-        if weight_l1:
-            kernel = block.linear.layers[0].kernel
+            loss = block.linear.fit_loss(a, code, values)
+        kernel = block.linear.kernel
+        if weight_l1 and kernel is not None:
             loss = loss + weight_l1 * ops.mean(ops.abs(values[id(kernel)]))
         losses.append(loss)
     losses.append(loss_fn(y, plan.output(inputs[-1], values)))

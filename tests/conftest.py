@@ -67,7 +67,14 @@ def mem_net(hidden=(32, 32)):
     return layers + [keras.layers.Dense(10)]
 
 
-NETS = {"dense": digits_net, "conv": conv_net, "binary": binary_net, "mem": mem_net}
+def rnn_net(units=8):
+    """Digits as 64-step sequences of one pixel through a SimpleRNN."""
+    return [keras.Input((64,)), keras.layers.Reshape((64, 1)), keras.layers.SimpleRNN(units),
+            keras.layers.ReLU(), keras.layers.Dense(10)]
+
+
+NETS = {"dense": digits_net, "conv": conv_net, "binary": binary_net, "mem": mem_net,
+        "rnn": rnn_net}
 
 
 def relu(z):

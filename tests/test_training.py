@@ -53,7 +53,8 @@ def test_fit_logs_mu_and_local_losses_but_evaluate_does_not(digits):
 
 @pytest.mark.parametrize(
     "output_lr,net",
-    [(None, "dense"), (0.05, "dense"), (None, "conv"), (None, "binary"), (None, "mem")],
+    [(None, "dense"), (0.05, "dense"), (None, "conv"), (None, "binary"), (None, "mem"),
+     (None, "rnn")],
 )
 def test_save_load_resume_continues_identically(digits, tmp_path, output_lr, net):
     straight = trained_model(digits, epochs=3, output_lr=output_lr, net=net)
