@@ -37,10 +37,9 @@ SPACES = {
     "fully_connected": {"am": ka.tuning.PAPER_GRID, "adam": None, "sgd": None},
     "lenet": {"am": ka.tuning.PAPER_GRID, "adam": None, "sgd": None},
     "binary_net": {"am": ka.tuning.PAPER_GRID, "adam": None},
+    "sequential_mnist": {"am": ka.tuning.RNN_GRID, "adam": None, "sgd": None},
 }
 NOT_YET = {
-    "sequential_mnist": "the RNN example does not exist yet (issue 5); its space is "
-                        "keras_altmin.tuning.RNN_GRID",
     "higgs": "HIGGS streams 10.5M rows; a search on it needs a streamed validation "
              "split, not written yet",
 }
