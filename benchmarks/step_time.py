@@ -1,11 +1,15 @@
 """Epoch time of AM-Adam against Keras Adam on the current backend.
 
-The 784-500-500-10 ReLU net, batch 200, synthetic MNIST-shaped data; AM-Adam
-with code_steps 1 and 5. Prints the median epoch time of each (after a
-warm-up epoch that includes compilation) and the ratios to Adam. A
-measurement, not a test: run it on an otherwise idle machine.
+`--net mlp` (default): the 784-500-500-10 ReLU net, batch 200, synthetic
+MNIST-shaped data. `--net rnn`: a SimpleRNN(`--hidden`) fed one value per
+time step, for each of `--time-steps` (Adam backpropagates through time, AM
+fits all steps at once). AM-Adam runs with each of `--code-steps`. Prints
+the median epoch time of each (after a warm-up epoch that includes
+compilation) and the ratios to Adam. A measurement, not a test: run it on an
+otherwise idle machine.
 
     KERAS_BACKEND=jax python benchmarks/step_time.py --epochs 5
+    KERAS_BACKEND=jax python benchmarks/step_time.py --net rnn --time-steps 64 784 --code-steps 5 --samples 2048 --batch-size 256
 """
 
 import argparse
@@ -30,11 +34,21 @@ class EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.started)
 
 
-def net():
+def mlp(features, hidden):
     return keras.Sequential([
-        keras.Input((784,)),
+        keras.Input((features,)),
         keras.layers.Dense(500, activation="relu"),
         keras.layers.Dense(500, activation="relu"),
+        keras.layers.Dense(10),
+    ])
+
+
+def rnn(time_steps, hidden):
+    return keras.Sequential([
+        keras.Input((time_steps,)),
+        keras.layers.Reshape((time_steps, 1)),
+        keras.layers.SimpleRNN(hidden),
+        keras.layers.ReLU(),
         keras.layers.Dense(10),
     ])
 
@@ -51,27 +65,35 @@ def main():
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--epochs", type=int, default=5, help="timed epochs after one warm-up")
     p.add_argument("--code-steps", type=int, nargs="+", default=[1, 5])
+    p.add_argument("--net", choices=("mlp", "rnn"), default="mlp")
+    p.add_argument("--time-steps", type=int, nargs="+", default=[64, 784],
+                   help="rnn: sequence lengths to time")
+    p.add_argument("--hidden", type=int, default=50, help="rnn: hidden units")
     args = p.parse_args()
 
-    rng = np.random.default_rng(0)
-    x = rng.random((args.samples, 784), dtype=np.float32)
-    y = rng.integers(0, 10, args.samples).astype("int32")
+    build = {"mlp": mlp, "rnn": rnn}[args.net]
+    widths = [784] if args.net == "mlp" else args.time_steps
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    keras.utils.set_random_seed(0)
-    adam = net()
-    adam.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    baseline = median_epoch_seconds(adam, x, y, args.epochs, args.batch_size)
-    print(f"backend {keras.backend.backend()}, {args.samples} samples, batch {args.batch_size}, "
-          f"median of {args.epochs} epochs")
-    print(f"adam                     {baseline:8.3f} s/epoch")
-    for code_steps in args.code_steps:
+    print(f"backend {keras.backend.backend()}, {args.net}, {args.samples} samples, "
+          f"batch {args.batch_size}, median of {args.epochs} epochs")
+    for width in widths:
+        rng = np.random.default_rng(0)
+        x = rng.random((args.samples, width), dtype=np.float32)
+        y = rng.integers(0, 10, args.samples).astype("int32")
         keras.utils.set_random_seed(0)
-        model = ka.AltMinModel.from_sequential(net())
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, code_steps=code_steps)
-        seconds = median_epoch_seconds(model, x, y, args.epochs, args.batch_size)
-        print(f"am-adam code_steps={code_steps}     {seconds:8.3f} s/epoch   "
-              f"ratio to adam {seconds / baseline:5.2f}")
+        adam = build(width, args.hidden)
+        adam.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        baseline = median_epoch_seconds(adam, x, y, args.epochs, args.batch_size)
+        label = "" if args.net == "mlp" else f"T={width} "
+        print(f"{label}adam                     {baseline:8.3f} s/epoch")
+        for code_steps in args.code_steps:
+            keras.utils.set_random_seed(0)
+            model = ka.AltMinModel.from_sequential(build(width, args.hidden))
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss,
+                          code_steps=code_steps)
+            seconds = median_epoch_seconds(model, x, y, args.epochs, args.batch_size)
+            print(f"{label}am-adam code_steps={code_steps}     {seconds:8.3f} s/epoch   "
+                  f"ratio to adam {seconds / baseline:5.2f}", flush=True)
 
 
 if __name__ == "__main__":
