@@ -66,13 +66,8 @@ def am_options(args, method):
 
 
 def main():
-    args = common.parse(make_parser())
-    data = load_data(args)
-    results = common.run(args, data, lambda: build_net(data, args),
-                         am_options=lambda method: am_options(args, method))
-    print(common.summarize(results, args.methods))
-    common.plot(results, args.methods, f"binary net, {args.dataset}", error=True,
-                lines=[(0.2, "0.2 error: DTP needed about 200 epochs on MNIST")])
+    common.run_example(sys.modules[__name__], lambda args: f"binary net, {args.dataset}",
+                       error=True, lines=[(0.2, "0.2 error: DTP needed about 200 epochs on MNIST")])
 
 
 if __name__ == "__main__":

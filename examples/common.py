@@ -137,6 +137,25 @@ def run(args, data, build, am_options=None, variant=None):
     return results
 
 
+def run_example(example, title, **plot_options):
+    """An example's whole run: its command line, data, every method and seed, summary and plot.
+
+    `example` is the script's module, providing `make_parser()`,
+    `load_data(args)`, `build_net(data, args)` and optionally
+    `am_options(args, method)` and `variant(method, initial)`; `title(args)`
+    names the plot.
+    """
+    args = parse(example.make_parser())
+    data = example.load_data(args)
+    options = getattr(example, "am_options", None)
+    results = run(args, data, lambda: example.build_net(data, args),
+                  am_options=(lambda method: options(args, method)) if options else None,
+                  variant=getattr(example, "variant", None))
+    print(summarize(results, args.methods))
+    plot(results, args.methods, title(args), **plot_options)
+    return results
+
+
 def parse(p, argv=None):
     """Parses the command line; values in --hparams override the defaults
     (an explicit command-line flag still wins)."""

@@ -74,7 +74,7 @@ def load_data(args, validation_size=None):
 def build_net(data, args, method="am-adam"):
     """The initial net of `method` (AM-mem: without its BatchNormalization)."""
     net = build(data.train[0].shape[1], args.hidden, data.num_classes, not args.no_batch_norm)
-    return without_batch_norm(net) if method.startswith("am-mem") else net
+    return variant(method, net)
 
 
 def am_options(args, method):
@@ -83,18 +83,14 @@ def am_options(args, method):
     return {}
 
 
+def variant(method, initial):
+    """AM-mem trains the seed's initial net minus its BatchNorm (the same kernels)."""
+    return without_batch_norm(initial) if method.startswith("am-mem") else initial
+
+
 def main():
-    args = common.parse(make_parser())
-    data = load_data(args)
-
-    def variant(method, initial):
-        return without_batch_norm(initial) if method.startswith("am-mem") else initial
-
-    results = common.run(args, data, lambda: build_net(data, args),
-                         am_options=lambda method: am_options(args, method), variant=variant)
-    title = f"{args.dataset}, hidden {'-'.join(map(str, args.hidden))}"
-    print(common.summarize(results, args.methods))
-    common.plot(results, args.methods, title)
+    common.run_example(sys.modules[__name__],
+                       lambda args: f"{args.dataset}, hidden {'-'.join(map(str, args.hidden))}")
 
 
 if __name__ == "__main__":

@@ -64,11 +64,7 @@ def build_net(data, args, method="am-adam"):
 
 
 def main():
-    args = common.parse(make_parser())
-    data = load_data(args)
-    results = common.run(args, data, lambda: build_net(data, args))
-    print(common.summarize(results, args.methods))
-    common.plot(results, args.methods, f"LeNet-5, {args.dataset}")
+    common.run_example(sys.modules[__name__], lambda args: f"LeNet-5, {args.dataset}")
 
 
 if __name__ == "__main__":

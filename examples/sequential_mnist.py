@@ -56,12 +56,8 @@ def am_options(args, method):
 
 
 def main():
-    args = common.parse(make_parser())
-    data = load_data(args)
-    results = common.run(args, data, lambda: build_net(data, args),
-                         am_options=lambda method: am_options(args, method))
-    print(common.summarize(results, args.methods))
-    common.plot(results, args.methods, f"sequential {args.dataset}, SimpleRNN({args.hidden})")
+    common.run_example(sys.modules[__name__],
+                       lambda args: f"sequential {args.dataset}, SimpleRNN({args.hidden})")
 
 
 if __name__ == "__main__":
