@@ -70,6 +70,17 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
     updated = list(codes)
     # Only a first, recurrent part has code terms of its own (which read x).
     first_input = plan.input_part(x, values)
+
+    def descend(objective, start):
+        def energy(c):
+            if settings.code_l1:
+                return objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c))
+            return objective(c)
+
+        return nesterov_descent(
+            energy, start, settings.code_lr, settings.code_momentum, settings.code_steps
+        )
+
     for index in reversed(range(len(codes))):
         block = plan.blocks[index]
         anchor = codes[index]
@@ -87,27 +98,11 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
                 prediction = above(block.nonlinear(c, values), values)
                 return ops.mean(ops.square(prediction - target))
 
-        def descend(objective, start):
-            def energy(c):
-                if settings.code_l1:
-                    return objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c))
-                return objective(c)
-
-            return nesterov_descent(
-                energy, start, settings.code_lr, settings.code_momentum,
-                settings.code_steps,
-            )
-
         if isinstance(block.linear, RecurrentPart) and settings.code_sweep == "backward":
-            above = plan.blocks[index + 1].linear
-            target = updated[index + 1]
-
-            def last_objective(c, above=above, target=target):
-                # the recurrent block's nonlinear part: h_T = tanh(c_T)
-                return ops.mean(ops.square(above(ops.tanh(c), values) - target))
-
+            # The recurrent nonlinear part reads only the last step, so the
+            # fit of c_T alone is `fit` of a one-step sequence.
             updated[index] = block.linear.backward_sweep(
-                first_input, anchor, last_objective, values, descend
+                first_input, anchor, lambda c, fit=fit: fit(c[:, None]), values, descend
             )
             continue
 
