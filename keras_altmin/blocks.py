@@ -145,6 +145,10 @@ class Part:
         """Terms of the code step inside the part itself (none for a feedforward part)."""
         return 0.0
 
+    def code_scale(self, code):
+        """What the code objective is multiplied by before descending on it (1: as specified)."""
+        return 1.0
+
     def __bool__(self):
         return bool(self.steps)
 
@@ -262,6 +266,21 @@ class RecurrentPart(Part):
         time_major = [ops.transpose(t, (1, 0, 2)) for t in (anchor[:, :-1], driven[:, 1:])]
         _, earlier = ops.scan(step, last, tuple(time_major), reverse=True)
         return ops.concatenate([ops.transpose(earlier, (1, 0, 2)), last[:, None]], axis=1)
+
+    def code_scale(self, code):
+        """B * H, the element count of one step: the code step descends per element.
+
+        Every step's terms are means over its B x H elements, so a gradient
+        step of `code_lr` on them moves c_t by about code_lr * 2 / (B * H) of
+        its residual. A feedforward block still learns from such tiny moves
+        (Adam normalizes each block's gradient on its own), but all steps
+        share one W_h: c_{t-1} moves B*H times less than c_t, and only the
+        last step or two would teach the recurrence. Scaling by B * H (which
+        leaves the minimizer unchanged) makes `code_lr` a per-element rate, so
+        each step's move is a fixed fraction of the next one's.
+        """
+        shape = ops.shape(code)
+        return ops.cast(shape[0] * shape[2], code.dtype)
 
     def output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.layer.units)

@@ -46,7 +46,7 @@ class AltMinSettings:
         binary_weight_loss="mse",
         memory_decay=None,
         bcd_sweeps=None,
-        code_sweep="jacobi",
+        code_sweep="backward",
     ):
         if method not in METHODS:
             raise ValueError(
@@ -267,7 +267,7 @@ class AltMinModel(keras.Sequential):
         binary_weight_loss="mse",
         memory_decay=None,
         bcd_sweeps=None,
-        code_sweep="jacobi",
+        code_sweep="backward",
         **kwargs,
     ):
         """Configures the model for alternating-minimization training.
@@ -284,7 +284,10 @@ class AltMinModel(keras.Sequential):
                 `optimizer`) or `"am-mem"` (hidden Dense blocks without bias
                 fit their kernel to an accumulated co-activation memory by
                 block-coordinate descent; the output block keeps `optimizer`).
-            code_lr: step size of the code descent.
+            code_lr: step size of the code descent. For a SimpleRNN's codes
+                it is a rate per element (each step's means times B * H,
+                see `RecurrentPart.code_scale`), so smaller values suit it
+                (0.02 on digit sequences).
             code_momentum: Nesterov momentum of the code descent, in [0, 1).
             code_steps: gradient steps per code and batch (>= 0).
             weight_steps: optimizer steps per block and batch (>= 1).
@@ -306,13 +309,13 @@ class AltMinModel(keras.Sequential):
                 moves by more than 1e-3. With `weight_l1` each updated
                 column is soft-thresholded by it.
             code_sweep: how a SimpleRNN's per-step codes take their
-                `code_steps`: `"jacobi"` (the default: all steps at once,
-                each against the current c_{t+1}, one gradient per code step;
-                the signal moves one step back in time per code step) or
-                `"backward"` (c_T first, then each c_t against the updated
-                c_{t+1}: one sweep carries the output's signal to the first
-                step, at the price of T sequential solves). On digits as
-                64-step sequences Jacobi measured better (README).
+                `code_steps`: `"backward"` (the default: c_T first, then each
+                c_t against the updated c_{t+1}; one sweep carries the
+                output's signal to the first step, at the price of T
+                sequential solves) or `"jacobi"` (all steps at once, each
+                against the current c_{t+1}; the signal moves one step back
+                in time per code step). On digits as 64-step sequences the
+                backward sweep measured better and steadier (README).
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`,
                 `jit_compile`, `steps_per_execution`, ...).
         """

@@ -71,11 +71,11 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
     # Only a first, recurrent part has code terms of its own (which read x).
     first_input = plan.input_part(x, values)
 
-    def descend(objective, start):
+    def descend(objective, start, scale=1.0):
         def energy(c):
             if settings.code_l1:
-                return objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c))
-            return objective(c)
+                return scale * (objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c)))
+            return scale * objective(c)
 
         return nesterov_descent(
             energy, start, settings.code_lr, settings.code_momentum, settings.code_steps
@@ -98,11 +98,13 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
                 prediction = above(block.nonlinear(c, values), values)
                 return ops.mean(ops.square(prediction - target))
 
+        scale = block.linear.code_scale(anchor)
         if isinstance(block.linear, RecurrentPart) and settings.code_sweep == "backward":
             # The recurrent nonlinear part reads only the last step, so the
             # fit of c_T alone is `fit` of a one-step sequence.
             updated[index] = block.linear.backward_sweep(
-                first_input, anchor, lambda c, fit=fit: fit(c[:, None]), values, descend
+                first_input, anchor, lambda c, fit=fit: fit(c[:, None]), values,
+                lambda objective, start, scale=scale: descend(objective, start, scale),
             )
             continue
 
@@ -111,7 +113,7 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
             energy = fit(c) + block.linear.proximity(c, anchor)
             return energy + block.linear.code_energy(a, c, values)
 
-        updated[index] = descend(objective, anchor)
+        updated[index] = descend(objective, anchor, scale)
     return updated
 
 

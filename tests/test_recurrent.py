@@ -58,7 +58,7 @@ def test_weight_step_is_the_sum_of_per_step_local_terms(sweep):
     model = tiny_rnn()
     before = [np.array(w, dtype="float64") for w in model.layers[0].get_weights()]
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", code_steps=3,
-                  code_lr=3.0, code_sweep=sweep)
+                  code_lr=0.1, code_sweep=sweep)
     model.train_on_batch(x, y)
     codes = numpy(model.codes[0])
     w_x, w_h, b = before
@@ -77,27 +77,47 @@ def test_backward_sweep_matches_a_step_by_step_numpy_sweep():
     model = tiny_rnn()
     w_x, w_h, b = (np.array(w, dtype="float64") for w in model.layers[0].get_weights())
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", code_steps=3,
-                  code_lr=3.0, code_momentum=0.9, code_sweep="backward")
+                  code_lr=0.1, code_momentum=0.9, code_sweep="backward")
     model.train_on_batch(x, y)
     codes, output = (numpy(c) for c in model.codes)
     anchor = numpy_forward(x.astype("float64"), w_x, w_h, b)
-    n = B * H
     expected = np.empty_like(anchor)
 
+    # Per element: each step's means times B * H (RecurrentPart.code_scale).
     def grad_last(c):
-        return 2 / n * (np.tanh(c) - output) * (1 - np.tanh(c) ** 2) + 2 / n * (c - anchor[:, -1])
+        return 2 * (np.tanh(c) - output) * (1 - np.tanh(c) ** 2) + 2 * (c - anchor[:, -1])
 
-    expected[:, -1] = nesterov(grad_last, anchor[:, -1], 3.0, 0.9, 3)
+    expected[:, -1] = nesterov(grad_last, anchor[:, -1], 0.1, 0.9, 3)
     for t in reversed(range(T - 1)):
         drive = x[:, t + 1] @ w_x + b
 
         def grad(c, t=t, drive=drive):
             r = expected[:, t + 1] - drive - np.tanh(c) @ w_h
-            return 2 / n * (c - anchor[:, t]) - 2 / n * (r @ w_h.T) * (1 - np.tanh(c) ** 2)
+            return 2 * (c - anchor[:, t]) - 2 * (r @ w_h.T) * (1 - np.tanh(c) ** 2)
 
-        expected[:, t] = nesterov(grad, anchor[:, t], 3.0, 0.9, 3)
+        expected[:, t] = nesterov(grad, anchor[:, t], 0.1, 0.9, 3)
     assert np.abs(expected - anchor).max() > 1e-3
     np.testing.assert_allclose(codes, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("sweep", ["backward", "jacobi"])
+def test_the_output_signal_reaches_earlier_steps_whatever_the_batch_size(sweep):
+    # Under plain means, c_{t-1} would move about code_lr * 2 / (B * H) times
+    # as far as c_t: 1e-4 here, and the recurrence would learn from c_T alone.
+    batch, steps, units = 64, 8, 16
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(batch, steps, D)).astype("float32")
+    y = rng.normal(size=(batch, 2)).astype("float32")
+    model = ka.AltMinModel([keras.Input((steps, D)), keras.layers.SimpleRNN(units),
+                            keras.layers.ReLU(), keras.layers.Dense(2)])
+    w_x, w_h, b = (np.array(w, dtype="float64") for w in model.layers[0].get_weights())
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", code_steps=5,
+                  code_lr=0.1, code_sweep=sweep)
+    model.train_on_batch(x, y)
+    moved = numpy(model.codes[0]) - numpy_forward(x.astype("float64"), w_x, w_h, b)
+    size = np.sqrt((moved ** 2).mean(axis=(0, 2)))
+    assert size[-1] > 1e-3
+    assert size[-4] > 1e-2 * size[-1], size
 
 
 def test_no_gradient_reaches_a_code_from_two_steps_ahead():
@@ -142,7 +162,8 @@ def test_unsupported_recurrent_stacks_name_the_problem(layers, message):
 def test_rnn_trains_on_digit_sequences(digits):
     from conftest import compile_am, rnn_net
 
-    model = compile_am(ka.AltMinModel(rnn_net(16)), code_lr=1.0)
+    model = compile_am(ka.AltMinModel(rnn_net(16)), optimizer=keras.optimizers.Adam(0.002),
+                       code_lr=0.02, mu=ka.MuSchedule(0.01, batch_increment=0.01, maximum=1.0))
     history = model.fit(*digits.train, batch_size=100, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert all(np.isfinite(w).all() for w in model.get_weights())
