@@ -53,34 +53,59 @@ class EvaluateEvery(keras.callbacks.Callback):
         self.mark = time.perf_counter()
 
 
-def main(argv=None):
+def make_parser():
     p = common.parser(__doc__.splitlines()[0], METHODS, epochs=1, batch_size=200)
     p.set_defaults(dataset="higgs", seeds=1)
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--max-steps", type=int, default=52_500)
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--eval-rows", type=int, default=ka.datasets.HIGGS_TEST_ROWS)
+    p.add_argument("--validation-rows", type=int, default=500_000,
+                   help="searches: rows before the test rows held out for validation "
+                        "(HIGGS is streamed, so a count rather than a fraction)")
     p.add_argument("--no-download", action="store_true",
                    help="use only data already under --data-dir")
     common.add_method_arguments(p, sgd_lr=0.05, adam_lr=0.001, weight_lr=0.001, code_lr=1.0)
-    args = common.parse(p, argv)
-    if args.dataset != "higgs":
-        p.error("this example runs on HIGGS only (--dataset higgs)")
+    return p
 
+
+def load_data(args, validation_size=None):
+    """The streamed training rows and the test rows; with `validation_size`
+    (a search), `--validation-rows` rows held out of training as well.
+
+    Exits with instructions when HIGGS is not at hand."""
+    if args.dataset != "higgs":
+        sys.exit("this example runs on HIGGS only (--dataset higgs)")
     try:
-        data = ka.datasets.higgs(test_rows=args.eval_rows, data_dir=args.data_dir,
-                                 download=not args.no_download)
+        return ka.datasets.higgs(
+            test_rows=args.eval_rows, data_dir=args.data_dir, download=not args.no_download,
+            validation_rows=args.validation_rows if validation_size else 0)
     except RuntimeError as error:
         sys.exit(f"HIGGS is not at hand, so nothing was trained.\n{error}")
+
+
+def build_net(data, args, method="am-adam"):
+    return keras.Sequential([
+        keras.Input((ka.datasets.HIGGS_FEATURES,)),
+        keras.layers.Dense(args.hidden, activation="relu"),
+        keras.layers.Dense(data.num_classes),
+    ])
+
+
+def fit_data(args, data):
+    """What `fit` trains on: `--max-steps` batches of the stream, one epoch."""
+    return (data.train.batch(args.batch_size).repeat(),), dict(steps_per_epoch=args.max_steps)
+
+
+def main(argv=None):
+    args = common.parse(make_parser(), argv)
+    data = load_data(args)
     x_test, y_test = data.test
     results = common.Results(args.out)
+    (stream,), fit_options = fit_data(args, data)  # the same rows in the same order for all
     for seed in range(args.seeds):
         keras.utils.set_random_seed(seed)
-        initial = keras.Sequential([
-            keras.Input((ka.datasets.HIGGS_FEATURES,)),
-            keras.layers.Dense(args.hidden, activation="relu"),
-            keras.layers.Dense(data.num_classes),
-        ])
+        initial = build_net(data, args)
         for method in args.methods:
             model = common.compile_method(method, initial, args, args.max_steps)
             clock = common.Clock()
@@ -88,9 +113,7 @@ def main(argv=None):
             record(epoch=0, step=0, split="test",
                    **model.evaluate(x_test, y_test, batch_size=4096, verbose=0,
                                     return_dict=True))
-            # the same rows in the same order for every method
-            stream = data.train.batch(args.batch_size).repeat()
-            model.fit(stream, steps_per_epoch=args.max_steps, epochs=1, verbose=0,
+            model.fit(stream, epochs=1, verbose=0, **fit_options,
                       callbacks=[EvaluateEvery(x_test, y_test, args.eval_every,
                                                args.max_steps, record, clock)])
             final = results.rows[-1]

@@ -99,13 +99,15 @@ def load(
     )
 
 
-def higgs(test_rows=HIGGS_TEST_ROWS, data_dir=None, download=True):
+def higgs(test_rows=HIGGS_TEST_ROWS, data_dir=None, download=True, validation_rows=0):
     """HIGGS (Baldi et al. 2014) through tensorflow-datasets, streamed.
 
     The paper's split: the last `test_rows` rows (500,000) are the test set,
     read into arrays; the rows before them are the training set, returned as
     a `tf.data.Dataset` of `(features, label)` pairs (28 float32 features, an
     int32 label) read from disk as it is iterated, never whole in memory.
+    With `validation_rows`, that many rows just before the test rows are held
+    out of training as a validation set (arrays), for hyperparameter searches.
 
     Example:
 
@@ -115,23 +117,26 @@ def higgs(test_rows=HIGGS_TEST_ROWS, data_dir=None, download=True):
     ```
 
     Returns:
-        A `Splits` (`validation` is None, `num_classes` 2).
+        A `Splits` (`validation` is None without `validation_rows`,
+        `num_classes` 2).
 
     Raises:
         RuntimeError: when tensorflow-datasets cannot provide the data, with
             what to do about it.
     """
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
-    if not isinstance(test_rows, (int, np.integer)) or test_rows < 1:
-        raise ValueError(
-            f"datasets.higgs: test_rows must be a positive int, got {test_rows!r}."
-        )
-    train, test = _tfds_load(
-        "higgs", [f"train[:-{test_rows}]", f"train[-{test_rows}:]"], data_dir,
-        download, as_supervised=False,
-    )
+    for name, value, least in (("test_rows", test_rows, 1),
+                               ("validation_rows", validation_rows, 0)):
+        if not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(
+                f"datasets.higgs: {name} must be an int >= {least}, got {value!r}."
+            )
+    held_out = test_rows + validation_rows
+    splits = [f"train[:-{held_out}]", f"train[-{test_rows}:]"]
+    if validation_rows:
+        splits.append(f"train[-{held_out}:-{test_rows}]")
+    loaded = _tfds_load("higgs", splits, data_dir, download, as_supervised=False)
 
     def to_pair(row):
         features = tf.stack(
@@ -140,16 +145,13 @@ def higgs(test_rows=HIGGS_TEST_ROWS, data_dir=None, download=True):
         # class_label is stored as a float 0.0 / 1.0
         return features, tf.cast(row["class_label"] >= 0.5, tf.int32)
 
-    train = train.map(to_pair, num_parallel_calls=tf.data.AUTOTUNE)
-    x_test, y_test = [], []
-    for x, y in tfds.as_numpy(test.map(to_pair).batch(65536).take(-(-test_rows // 65536))):
-        x_test.append(x)
-        y_test.append(y)
-    x_test, y_test = np.concatenate(x_test)[:test_rows], np.concatenate(y_test)[:test_rows]
+    def read(split, rows):
+        return _to_arrays(split.map(to_pair).take(rows), batch=65536)
+
     return Splits(
-        train=train,
-        validation=None,
-        test=(x_test, y_test),
+        train=loaded[0].map(to_pair, num_parallel_calls=tf.data.AUTOTUNE),
+        validation=read(loaded[2], validation_rows) if validation_rows else None,
+        test=read(loaded[1], test_rows),
         num_classes=2,
         image_shape=(HIGGS_FEATURES,),
     )
@@ -178,12 +180,10 @@ def _digits(seed):
 
 
 def _tfds(name, data_dir, download):
-    import tensorflow_datasets as tfds
-
     train, test = _tfds_load(
         TFDS_NAMES[name], ["train", "test"], data_dir, download, as_supervised=True
     )
-    return tuple(_to_arrays(tfds, split) for split in (train, test))
+    return tuple(_to_arrays(split) for split in (train, test))
 
 
 def _tfds_load(name, splits, data_dir, download, as_supervised):
@@ -208,9 +208,11 @@ def _tfds_load(name, splits, data_dir, download, as_supervised):
         ) from error
 
 
-def _to_arrays(tfds, split):
+def _to_arrays(split, batch=4096):
+    import tensorflow_datasets as tfds
+
     images, labels = [], []
-    for x, y in tfds.as_numpy(split.batch(4096)):
+    for x, y in tfds.as_numpy(split.batch(batch)):
         images.append(x)
         labels.append(y)
     return np.concatenate(images), np.concatenate(labels).astype("int32")

@@ -54,7 +54,31 @@ def test_higgs_streams_train_and_reads_the_last_rows_as_test():
         datasets.load("higgs")
 
 
-def test_digits_resized_like_mnist():
-    data = datasets.load("digits", flatten=False, image_size=(28, 28))
-    assert data.train[0].shape[1:] == (28, 28, 1) == data.image_shape
-    assert 0.0 <= data.train[0].min() and data.train[0].max() <= 1.0
+def test_higgs_holds_validation_rows_out_of_training(monkeypatch):
+    # tfds's mock data ignores slices, so a fake HIGGS of 50 numbered rows
+    # checks which rows land where.
+    tf = pytest.importorskip("tensorflow")
+    import re
+
+    rows = np.arange(50, dtype="float32")
+
+    def fake_load(name, splits, data_dir, download, as_supervised):
+        loaded = []
+        for split in splits:
+            start, stop = re.fullmatch(r"train\[(-?\d*):(-?\d*)\]", split).groups()
+            chosen = rows[slice(int(start) if start else None, int(stop) if stop else None)]
+            features = {f"feature_{i}": chosen for i in range(datasets.HIGGS_FEATURES)}
+            features["class_label"] = chosen % 2
+            loaded.append(tf.data.Dataset.from_tensor_slices(features))
+        return loaded
+
+    monkeypatch.setattr(datasets, "_tfds_load", fake_load)
+    data = datasets.higgs(test_rows=10, validation_rows=15)
+    train = np.concatenate([x[:, 0] for x, _ in data.train.batch(100).as_numpy_iterator()])
+    np.testing.assert_array_equal(train, rows[:25])
+    np.testing.assert_array_equal(data.validation[0][:, 0], rows[25:40])
+    np.testing.assert_array_equal(data.test[0][:, 0], rows[40:])
+    np.testing.assert_array_equal(data.validation[1], rows[25:40] % 2)
+    assert datasets.higgs(test_rows=10).validation is None
+    with pytest.raises(ValueError, match="validation_rows"):
+        datasets.higgs(test_rows=10, validation_rows=-1)

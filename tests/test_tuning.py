@@ -49,8 +49,8 @@ def search(out, *extra):
                                                                          "search.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main(["--experiment", "fully_connected", "--epochs", "1", "--out", out,
-                        *extra])
+    experiment = [] if "--experiment" in extra else ["--experiment", "fully_connected"]
+    return module.main([*experiment, "--epochs", "1", "--out", out, *extra])
 
 
 def trials(out):
@@ -88,12 +88,17 @@ def test_search_writes_best_hparams_resumes_and_drives_the_example(tmp_path):
     assert "am-adam" in completed.stdout
 
 
-def test_search_refuses_experiments_that_do_not_exist_yet(tmp_path):
-    with pytest.raises(SystemExit, match="streamed validation"):
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(
-            "search", os.path.join(ROOT, "tuning", "search.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.main(["--experiment", "higgs", "--out", str(tmp_path)])
+def test_a_higgs_search_streams_mock_rows_and_validates_on_held_out_rows(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    out = str(tmp_path / "higgs")
+    with tfds.testing.mock_data(num_examples=400):
+        best = search(out, "--experiment", "higgs", "--tuner", "random", "--max-trials", "2",
+                      "--max-steps", "6", "--batch-size", "20", "--hidden", "8",
+                      "--eval-rows", "50", "--validation-rows", "60")
+    assert len(trials(out)) == 2
+    assert set(best) == set(ka.tuning.PAPER_GRID)
+    for path in trials(out):
+        with open(path) as f:
+            trial = json.load(f)
+        accuracy = trial["metrics"]["metrics"]["val_accuracy"]["observations"][0]["value"][0]
+        assert 0.0 <= accuracy <= 1.0

@@ -14,7 +14,12 @@ takes as `--hparams`:
 
 An experiment joins by adding an entry to SPACES; its example module provides
 `make_parser()`, `load_data(args, validation_size)`, `build_net(data, args,
-method)` and optionally `am_options(args, method)`.
+method)` and optionally `am_options(args, method)` and `fit_data(args, data)`
+(what `fit` trains on, when not the arrays `data.train` in `--batch-size`
+batches: HIGGS streams `--max-steps` batches). Options this script does not
+know go to the example's parser:
+
+    python tuning/search.py --experiment higgs --tuner random --max-trials 10 --out results/search_higgs --data-dir DIR --max-steps 2000 --validation-rows 100000
 """
 
 import argparse
@@ -38,10 +43,7 @@ SPACES = {
     "lenet": {"am": ka.tuning.PAPER_GRID, "adam": None, "sgd": None},
     "binary_net": {"am": ka.tuning.PAPER_GRID, "adam": None},
     "sequential_mnist": {"am": ka.tuning.RNN_GRID, "adam": None, "sgd": None},
-}
-NOT_YET = {
-    "higgs": "HIGGS streams 10.5M rows; a search on it needs a streamed validation "
-             "split, not written yet",
+    "higgs": {"am": ka.tuning.PAPER_GRID, "adam": None, "sgd": None},
 }
 TUNERS = {
     "grid": keras_tuner.GridSearch,
@@ -53,9 +55,7 @@ AM_NAMES = ("weight_lr", "code_lr", "code_steps", "mu_initial", "mu_batch_increm
             "mu_epoch_multiplier", "mu_max")
 
 
-def hypermodel(example, method, args, data):
-    steps_per_epoch = -(-len(data.train[0]) // args.batch_size)
-
+def hypermodel(example, method, args, data, steps_per_epoch):
     def net():
         return example.build_net(data, args, method)
 
@@ -75,47 +75,52 @@ def hypermodel(example, method, args, data):
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--experiment", required=True, choices=sorted(set(SPACES) | set(NOT_YET)))
+    p.add_argument("--experiment", required=True, choices=sorted(SPACES))
     p.add_argument("--method", default="am-adam",
                    help="am-adam, am-mem (where the example has it), adam or sgd")
     p.add_argument("--tuner", default="grid", choices=sorted(TUNERS))
     p.add_argument("--max-trials", type=int, default=10)
     p.add_argument("--executions", type=int, default=1,
                    help="initializations per setting (their accuracies are averaged)")
-    p.add_argument("--dataset", default="digits")
+    p.add_argument("--dataset", default=None, help="default: the example's (digits; higgs)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--epochs", type=int, default=None, help="default: the example's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    return p.parse_args(argv)
+    return p.parse_known_args(argv)
 
 
 def main(argv=None):
-    options = parse(argv)
-    if options.experiment in NOT_YET:
-        sys.exit(f"--experiment {options.experiment}: {NOT_YET[options.experiment]}.")
+    options, example_argv = parse(argv)
     if options.method not in SPACES[options.experiment] and not (
             options.method.startswith("am") and "am" in SPACES[options.experiment]):
         sys.exit(f"--method {options.method} is not searched for {options.experiment}.")
     example = importlib.import_module(options.experiment)
-    example_argv = ["--dataset", options.dataset]
+    if options.dataset:
+        example_argv += ["--dataset", options.dataset]
     if options.data_dir:
         example_argv += ["--data-dir", options.data_dir]
     args = common.parse(example.make_parser(), example_argv)
     args.experiment = options.experiment
     epochs = options.epochs or args.epochs
     data = example.load_data(args, validation_size=1 / 6)
+    if hasattr(example, "fit_data"):
+        fit_inputs, fit_options = example.fit_data(args, data)
+    else:
+        fit_inputs, fit_options = data.train, dict(batch_size=args.batch_size)
+    steps_per_epoch = fit_options.get("steps_per_epoch") or -(
+        -len(data.train[0]) // args.batch_size)
 
     keras.utils.set_random_seed(options.seed)
     tuner_class = TUNERS[options.tuner]
     extra = {"max_epochs": epochs} if options.tuner == "hyperband" else {
         "max_trials": options.max_trials}
     tuner = tuner_class(
-        hypermodel(example, options.method, args, data),
+        hypermodel(example, options.method, args, data, steps_per_epoch),
         objective=keras_tuner.Objective("val_accuracy", direction="max"),
         executions_per_trial=options.executions,
         directory=options.out,
-        project_name=f"{options.experiment}_{options.method}_{options.dataset}",
+        project_name=f"{options.experiment}_{options.method}_{args.dataset}",
         overwrite=False,  # an existing project resumes
         seed=options.seed,
         **extra,
@@ -123,8 +128,8 @@ def main(argv=None):
     if options.tuner != "hyperband":
         # a reloaded oracle keeps its old budget; a resumed search may raise it
         tuner.oracle.max_trials = options.max_trials
-    tuner.search(*data.train, validation_data=data.validation, batch_size=args.batch_size,
-                 epochs=epochs, verbose=0)
+    tuner.search(*fit_inputs, validation_data=data.validation, epochs=epochs, verbose=0,
+                 **fit_options)
     tuner.results_summary(num_trials=5)
     best = tuner.get_best_hyperparameters(1)[0].values
     path = os.path.join(options.out, "best_hparams.json")
