@@ -4,7 +4,8 @@ The search spaces are the paper's (Choromanska et al. 2019): Appendix B's grid
 for the fully connected and convolutional nets (weight lr 2e-2 .. 2e-5, batch
 mu increment 1e-2 / 1e-5 / 1e-7, epoch mu multiplier 1 / 1.1, code lr 0.1 / 1),
 Appendix C's for RNNs, and Appendix D's Bayesian search over learning rates
-for the baselines. Every hyperparameter is named as the examples' command-line
+for the baselines (and, as `LEARNING_RATE_SPACE`, for AM's weight and code
+learning rates). Every hyperparameter is named as the examples' command-line
 options (`weight_lr`, `code_lr`, `mu_initial`, `mu_batch_increment`,
 `mu_epoch_multiplier`, `mu_max`, `code_steps`, `adam_lr`, `sgd_lr`), so the
 best values found drive an example through `--hparams`.
@@ -47,6 +48,12 @@ RNN_GRID = {
     "mu_max": ("choice", [1.0, 10.0]),
     "mu_batch_increment": ("choice", [1e-2, 1e-4]),
     "mu_epoch_multiplier": ("choice", [1.0, 1.1]),
+}
+# Appendix D's Bayesian search over learning rates, for AM: log-uniform
+# weight and code learning rates, every other knob at its default.
+LEARNING_RATE_SPACE = {
+    "weight_lr": ("log", 1e-4, 5e-2),
+    "code_lr": ("log", 0.03, 3.0),
 }
 BASELINE_SPACE = {
     "adam_lr": ("log", 1e-5, 1e-1),

@@ -29,6 +29,20 @@ def test_altmin_hypermodel_names_the_paper_grid():
     assert model.settings.mu.batch_increment == hp.values["mu_batch_increment"]
 
 
+def test_the_learning_rate_space_searches_weight_and_code_rates_on_a_log_scale():
+    hp = keras_tuner.HyperParameters()
+    hypermodel = ka.tuning.AltMinHyperModel(lambda: digits_net(),
+                                            space=ka.tuning.LEARNING_RATE_SPACE)
+    model = hypermodel.build(hp)
+    assert set(hp.values) == {"weight_lr", "code_lr"}
+    for name in ("weight_lr", "code_lr"):
+        spec = hp.get_config()["space"][[p["config"]["name"] for p in
+                                         hp.get_config()["space"]].index(name)]
+        assert spec["config"]["sampling"] == "log"
+    assert model.settings.code_lr == hp.values["code_lr"]
+    assert model.settings.mu.initial == ka.tuning.AM_DEFAULTS["mu_initial"]
+
+
 def test_hypermodels_report_the_final_not_the_best_validation_accuracy(digits):
     hypermodel = ka.tuning.BackpropHyperModel(lambda: digits_net(), optimizer="sgd")
     hp = keras_tuner.HyperParameters()

@@ -55,7 +55,7 @@ AM_NAMES = ("weight_lr", "code_lr", "code_steps", "mu_initial", "mu_batch_increm
             "mu_epoch_multiplier", "mu_max")
 
 
-def hypermodel(example, method, args, data, steps_per_epoch):
+def hypermodel(example, method, args, data, steps_per_epoch, space="paper"):
     def net():
         return example.build_net(data, args, method)
 
@@ -64,7 +64,7 @@ def hypermodel(example, method, args, data, steps_per_epoch):
     options = example.am_options(args, method) if hasattr(example, "am_options") else {}
     return ka.tuning.AltMinHyperModel(
         net,
-        space=SPACES[args.experiment]["am"],
+        space=SPACES[args.experiment]["am"] if space == "paper" else ka.tuning.LEARNING_RATE_SPACE,
         defaults={name: getattr(args, name) for name in AM_NAMES},
         method=method,
         compile_options=options,
@@ -79,6 +79,9 @@ def parse(argv):
     p.add_argument("--method", default="am-adam",
                    help="am-adam, am-mem (where the example has it), adam or sgd")
     p.add_argument("--tuner", default="grid", choices=sorted(TUNERS))
+    p.add_argument("--space", default="paper", choices=("paper", "learning-rates"),
+                   help="AM: the paper's grid for the experiment, or log-uniform weight "
+                        "and code learning rates (Appendix D's Bayesian search)")
     p.add_argument("--max-trials", type=int, default=10)
     p.add_argument("--executions", type=int, default=1,
                    help="initializations per setting (their accuracies are averaged)")
@@ -116,11 +119,12 @@ def main(argv=None):
     extra = {"max_epochs": epochs} if options.tuner == "hyperband" else {
         "max_trials": options.max_trials}
     tuner = tuner_class(
-        hypermodel(example, options.method, args, data, steps_per_epoch),
+        hypermodel(example, options.method, args, data, steps_per_epoch, options.space),
         objective=keras_tuner.Objective("val_accuracy", direction="max"),
         executions_per_trial=options.executions,
         directory=options.out,
-        project_name=f"{options.experiment}_{options.method}_{args.dataset}",
+        project_name=f"{options.experiment}_{options.method}_{args.dataset}"
+                     + ("" if options.space == "paper" else f"_{options.space}"),
         overwrite=False,  # an existing project resumes
         seed=options.seed,
         **extra,
