@@ -91,6 +91,41 @@ class _LinearMap:
             self.layer.activation = activation
 
 
+def _direct_call(step):
+    """`fn(x, values)` computing `step` straight from `values`, or None.
+
+    Keras's `Layer.__call__` (name scopes, autocasting, masks, the stateless
+    scope around it) costs more than the matmul itself on small layers in
+    eager backends (torch), and the AM step calls each layer several times
+    per batch. Plain float Dense layers and layers without variables or a
+    `training` argument are computed directly; anything else (quantized or
+    LoRA Dense, mixed precision, BatchNormalization, Dropout, ...) goes
+    through Keras as usual.
+    """
+    linear_only = isinstance(step, _LinearMap)
+    layer = step.layer if linear_only else step
+    if not isinstance(layer, keras.layers.Layer):
+        return lambda x, values: step(x)
+    if layer.compute_dtype != layer.variable_dtype:
+        return None
+    if type(layer) is keras.layers.Dense:
+        if layer.quantization_mode or layer.lora_enabled:
+            return None
+        activation = None if linear_only else layer.activation
+
+        def dense(x, values):
+            kernel = values[id(layer.kernel)]
+            x = ops.matmul(ops.cast(x, kernel.dtype), kernel)
+            if layer.use_bias:
+                x = x + values[id(layer.bias)]
+            return x if activation is None else activation(x)
+
+        return dense
+    if not layer.variables and not layer._call_has_training_arg and not linear_only:
+        return lambda x, values: layer.call(x)
+    return None
+
+
 class Part:
     """An ordered run of layers (or split-off activations) used as one function.
 
@@ -110,6 +145,8 @@ class Part:
             layer = step.layer if isinstance(step, _LinearMap) else step
             if isinstance(layer, keras.layers.Layer):
                 self.layers.append(layer)
+        direct = [_direct_call(step) for step in self.steps]
+        self._direct = direct if all(fn is not None for fn in direct) else None
 
     @property
     def variables(self):
@@ -154,6 +191,10 @@ class Part:
 
     def __call__(self, x, values, training=True, updates=None):
         if not self.steps:
+            return x
+        if self._direct is not None:
+            for fn in self._direct:
+                x = fn(x, values)
             return x
         mapping = [(v, values[id(v)]) for v in self.variables]
         with keras.StatelessScope(state_mapping=mapping) as scope:

@@ -53,11 +53,11 @@ def test_example_writes_results_summary_and_plot(name, tmp_path):
     assert os.path.getsize(os.path.join(out, "curves.png")) > 10_000
 
 
-def load_example(name):
+def load_example(name, folder="examples"):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        f"example_{name}", os.path.join(ROOT, "examples", f"{name}.py"))
+        f"{folder}_{name}", os.path.join(ROOT, folder, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -112,3 +112,14 @@ def test_forgetting_measure():
     continual = load_example("continual")
     assert continual.forgetting([[1.0, 0.0], [0.25, 0.9]]) == pytest.approx(0.75)
     assert continual.forgetting([[0.5]]) == 0.0
+
+
+@pytest.mark.parametrize("net", ["mlp", "rnn"])
+def test_the_step_time_benchmark_reports_a_ratio_per_code_step_count(net, capsys):
+    load_example("step_time", folder="benchmarks").main(["--net", net, "--samples", "64", "--batch-size", "32", "--epochs", "1",
+                 "--rounds", "2", "--code-steps", "1", "2", "--time-steps", "8"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "ratio to adam" in line]
+    assert [line.split()[1 if net == "mlp" else 2] for line in lines] == [
+        "code_steps=1", "code_steps=2"]
+    assert all(line.count("rounds:") == 1 and len(line.split("rounds:")[1].split()) == 2
+               for line in lines)
