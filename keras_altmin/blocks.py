@@ -97,10 +97,10 @@ def _direct_call(step):
     Keras's `Layer.__call__` (name scopes, autocasting, masks, the stateless
     scope around it) costs more than the matmul itself on small layers in
     eager backends (torch), and the AM step calls each layer several times
-    per batch. Plain float Dense layers and layers without variables or a
-    `training` argument are computed directly; anything else (quantized or
-    LoRA Dense, mixed precision, BatchNormalization, Dropout, ...) goes
-    through Keras as usual.
+    per batch. Plain float Dense and Conv layers and layers without
+    variables or a `training` argument are computed directly; anything else
+    (quantized or LoRA layers, causal padding, mixed precision,
+    BatchNormalization, Dropout, ...) goes through Keras as usual.
     """
     linear_only = isinstance(step, _LinearMap)
     layer = step.layer if linear_only else step
@@ -121,6 +121,22 @@ def _direct_call(step):
             return x if activation is None else activation(x)
 
         return dense
+    if type(layer) in (keras.layers.Conv1D, keras.layers.Conv2D):
+        if layer.padding == "causal" or layer.lora_enabled:
+            return None
+        activation = None if linear_only else layer.activation
+        channels_last = layer.data_format == "channels_last"
+        bias_shape = ((1,) * (layer.rank + 1) + (layer.filters,) if channels_last
+                      else (1, layer.filters) + (1,) * layer.rank)
+
+        def convolution(x, values):
+            kernel = values[id(layer.kernel)]
+            x = layer.convolution_op(ops.cast(x, kernel.dtype), kernel)
+            if layer.use_bias:
+                x = x + ops.reshape(values[id(layer.bias)], bias_shape)
+            return x if activation is None else activation(x)
+
+        return convolution
     if not layer.variables and not layer._call_has_training_arg and not linear_only:
         return lambda x, values: layer.call(x)
     return None

@@ -69,3 +69,36 @@ def test_layer_regularizers_are_rejected():
     ])
     with pytest.raises(ValueError, match="'reg' has a kernel_regularizer"):
         model.compile(optimizer="adam", loss="mse")
+
+
+@pytest.mark.parametrize("layers,shape", [
+    ([keras.layers.Dense(5, activation="relu"), keras.layers.Dense(4, activation="softmax")],
+     (3, 6)),
+    ([keras.layers.Conv2D(3, 3, padding="same", activation="tanh"),
+      keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(2)], (2, 6, 6, 1)),
+    ([keras.layers.Conv1D(2, 3, strides=2, data_format="channels_first"),
+      keras.layers.ReLU(max_value=0.5), keras.layers.Flatten(), keras.layers.Dense(2)],
+     (2, 4, 9)),
+    ([keras.layers.Dense(5, use_bias=False), keras.layers.BatchNormalization(),
+      keras.layers.ReLU(), keras.layers.Dense(2)], (3, 6)),
+])
+def test_parts_compute_what_the_layers_compute(layers, shape):
+    # Parts of plain layers skip Layer.__call__; the forward pass must not notice.
+    import numpy as np
+
+    sequential = keras.Sequential([keras.Input(shape[1:]), *layers])
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    expected = keras.ops.convert_to_numpy(sequential(x, training=False))
+    # other weights than the variables hold: the parts read `values`
+    values = {id(v): keras.ops.convert_to_tensor(v) * 0.5 for v in sequential.variables}
+    moved = keras.ops.convert_to_numpy(sequential(x, training=False))
+    plan = blocks.cut(sequential.layers)
+    a = plan.input_part(x, values, training=False)
+    for block in plan.blocks:
+        a = block.nonlinear(block.linear(a, values, training=False), values, training=False)
+    got = keras.ops.convert_to_numpy(plan.output(a, values, training=False))
+    for v in sequential.variables:
+        v.assign(keras.ops.convert_to_tensor(v) * 0.5)
+    np.testing.assert_allclose(moved, expected)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(sequential(x, training=False)),
+                               rtol=1e-5, atol=1e-6)
