@@ -98,7 +98,7 @@ def plot(out, matrices, methods, title):
     plt.close(figure)
 
 
-def main(argv=None):
+def make_parser():
     p = common.parser(__doc__.splitlines()[0], METHODS, epochs=10, batch_size=50)
     p.add_argument("--tasks", type=int, default=5)
     p.add_argument("--hidden", type=int, nargs="+", default=[100, 100])
@@ -109,12 +109,69 @@ def main(argv=None):
     # on two-class tasks those drive AM-mem's exact kernel solves to blow up.
     common.add_method_arguments(p, adam_lr=0.001, weight_lr=0.001, code_lr=0.3,
                                 mu_initial=0.03, mu_max=0.3)
-    args = common.parse(p, argv)
+    return p
 
-    data = ka.datasets.load(args.dataset, data_dir=args.data_dir)
+
+def load_data(args, validation_size=None):
+    data = ka.datasets.load(args.dataset, data_dir=args.data_dir,
+                            validation_size=validation_size)
     if data.num_classes < 2 * args.tasks:
-        p.error(f"{args.dataset} has {data.num_classes} classes: at most "
-                f"{data.num_classes // 2} tasks of 2")
+        sys.exit(f"{args.dataset} has {data.num_classes} classes: at most "
+                 f"{data.num_classes // 2} tasks of 2 (--tasks)")
+    return data
+
+
+def build_net(data, args, method="am-adam"):
+    return build(data.train[0].shape[1], args.hidden, data.num_classes)
+
+
+def am_options(args, method):
+    if method == "am-mem":
+        return dict(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
+    return {}
+
+
+def train_sequence(model, train_tasks, test_tasks, args, seed, epochs=None, on_row=None):
+    """Trains `model` on each task in turn and tests it on every task after each.
+
+    Returns:
+        The accuracy matrix: row i holds the accuracy on every task after
+        training through task i.
+    """
+    matrix = []
+    for after, (x, y) in enumerate(train_tasks):
+        keras.utils.set_random_seed(seed + after)  # the same batches for every method
+        model.fit(x, y, batch_size=args.batch_size, epochs=epochs or args.epochs, verbose=0)
+        row = [model.evaluate(tx, ty, verbose=0, return_dict=True)["accuracy"]
+               for tx, ty in test_tasks]
+        matrix.append(row)
+        if on_row:
+            on_row(after, row)
+    return matrix
+
+
+def search_fit(args, data):
+    """The searches' objective: after the whole task sequence, the mean
+    accuracy over every task's validation images (what forgetting lowers).
+
+    Returns a `fit(model, *args, epochs=None, **kwargs)` for the HyperModels;
+    it trains on `data`'s tasks and ignores the arrays KerasTuner passes.
+    """
+    train_tasks = split_tasks(*data.train, args.tasks)
+    validation_tasks = split_tasks(*data.validation, args.tasks)
+
+    def fit(model, *unused, epochs=None, **unused_options):
+        matrix = train_sequence(model, train_tasks, validation_tasks, args, seed=0,
+                                epochs=epochs)
+        return {"val_accuracy": float(np.mean(matrix[-1])),
+                "val_forgetting": forgetting(matrix)}
+
+    return fit
+
+
+def main(argv=None):
+    args = common.parse(make_parser(), argv)
+    data = load_data(args)
     train_tasks = split_tasks(*data.train, args.tasks)
     test_tasks = split_tasks(*data.test, args.tasks)
     os.makedirs(args.out, exist_ok=True)
@@ -124,24 +181,19 @@ def main(argv=None):
     matrices = {method: [] for method in args.methods}
     for seed in range(args.seeds):
         keras.utils.set_random_seed(seed)
-        initial = build(data.train[0].shape[1], args.hidden, data.num_classes)
+        initial = build_net(data, args)
         for method in args.methods:
-            options = {}
-            if method == "am-mem":
-                options = dict(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
+            options = am_options(args, method) if method.startswith("am") else {}
             model = common.compile_method(method, initial, args, 1, **options)
-            matrix = []
-            for after, (x, y) in enumerate(train_tasks):
-                keras.utils.set_random_seed(seed + after)  # the same batches for every method
-                model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
-                row = [model.evaluate(tx, ty, verbose=0, return_dict=True)["accuracy"]
-                       for tx, ty in test_tasks]
-                matrix.append(row)
+
+            def write(after, row, method=method, seed=seed):
                 with open(path, "a", newline="") as f:
                     writer = csv.DictWriter(f, FIELDS)
                     for task, accuracy in enumerate(row):
                         writer.writerow(dict(method=method, seed=seed, after_task=after + 1,
                                              task=task + 1, accuracy=float(accuracy)))
+
+            matrix = train_sequence(model, train_tasks, test_tasks, args, seed, on_row=write)
             matrices[method].append(matrix)
             print(f"seed {seed} {method:8s} final accuracy per task "
                   + " ".join(f"{a:.3f}" for a in matrix[-1])

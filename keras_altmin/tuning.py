@@ -92,8 +92,12 @@ def _new_model(layers, from_sequential, from_layers):
     return from_layers(made)
 
 
-def _final_validation(history):
-    logs = {name: values[-1] for name, values in history.history.items()}
+def _final_logs(fit_function, model, *args, **kwargs):
+    if fit_function is not None:
+        logs = fit_function(model, *args, **kwargs)
+    else:
+        history = model.fit(*args, **kwargs)
+        logs = {name: values[-1] for name, values in history.history.items()}
     if "val_accuracy" not in logs:
         raise ValueError(
             "tuning: the protocol selects by final validation accuracy; pass "
@@ -118,11 +122,17 @@ class AltMinHyperModel(keras_tuner.HyperModel):
         compile_options: further `compile` arguments (e.g. `bcd_sweeps`).
         weight_lr_schedule: optional function from `weight_lr` to the
             optimizer's learning rate (a number or a Keras schedule).
+        fit_function: optional `fit_function(model, *args, **kwargs)`
+            returning the trial's final logs (with `val_accuracy`), for
+            experiments that are not one `model.fit` (a task sequence).
+            Default: `model.fit` and its last epoch's logs.
     """
 
     def __init__(self, layers, space=None, defaults=None, method="am-adam", loss=None,
-                 compile_options=None, weight_lr_schedule=None, name=None, tunable=True):
+                 compile_options=None, weight_lr_schedule=None, fit_function=None,
+                 name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
+        self.fit_function = fit_function
         self.layers = layers
         self.space = dict(PAPER_GRID if space is None else space)
         self.defaults = dict(AM_DEFAULTS, **(defaults or {}))
@@ -155,7 +165,7 @@ class AltMinHyperModel(keras_tuner.HyperModel):
         return model
 
     def fit(self, hp, model, *args, **kwargs):
-        return _final_validation(model.fit(*args, **kwargs))
+        return _final_logs(self.fit_function, model, *args, **kwargs)
 
 
 class BackpropHyperModel(keras_tuner.HyperModel):
@@ -167,10 +177,11 @@ class BackpropHyperModel(keras_tuner.HyperModel):
             is searched on a log scale (the paper's Appendix D).
         momentum: SGD's momentum.
         loss: as in `AltMinHyperModel`.
+        fit_function: as in `AltMinHyperModel`.
     """
 
-    def __init__(self, layers, optimizer="adam", momentum=0.9, loss=None, name=None,
-                 tunable=True):
+    def __init__(self, layers, optimizer="adam", momentum=0.9, loss=None, fit_function=None,
+                 name=None, tunable=True):
         if optimizer not in ("adam", "sgd"):
             raise ValueError(f"tuning: optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
         super().__init__(name=name, tunable=tunable)
@@ -178,6 +189,7 @@ class BackpropHyperModel(keras_tuner.HyperModel):
         self.optimizer = optimizer
         self.momentum = momentum
         self.loss = loss
+        self.fit_function = fit_function
 
     def build(self, hp):
         name = f"{self.optimizer}_lr"
@@ -195,4 +207,4 @@ class BackpropHyperModel(keras_tuner.HyperModel):
         return model
 
     def fit(self, hp, model, *args, **kwargs):
-        return _final_validation(model.fit(*args, **kwargs))
+        return _final_logs(self.fit_function, model, *args, **kwargs)

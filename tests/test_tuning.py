@@ -116,3 +116,17 @@ def test_a_higgs_search_streams_mock_rows_and_validates_on_held_out_rows(tmp_pat
             trial = json.load(f)
         accuracy = trial["metrics"]["metrics"]["val_accuracy"]["observations"][0]["value"][0]
         assert 0.0 <= accuracy <= 1.0
+
+
+def test_a_continual_search_scores_the_whole_task_sequence(tmp_path):
+    out = str(tmp_path / "continual")
+    best = search(out, "--experiment", "continual", "--tuner", "random", "--max-trials", "2",
+                  "--tasks", "2", "--hidden", "8", "--batch-size", "50")
+    assert set(best) == set(ka.tuning.PAPER_GRID)
+    for path in trials(out):
+        with open(path) as f:
+            metrics = json.load(f)["metrics"]["metrics"]
+        accuracy = metrics["val_accuracy"]["observations"][0]["value"][0]
+        forgetting = metrics["val_forgetting"]["observations"][0]["value"][0]
+        assert 0.0 <= accuracy <= 1.0 and 0.0 <= forgetting <= 1.0
+    assert len(trials(out)) == 2

@@ -14,9 +14,11 @@ takes as `--hparams`:
 
 An experiment joins by adding an entry to SPACES; its example module provides
 `make_parser()`, `load_data(args, validation_size)`, `build_net(data, args,
-method)` and optionally `am_options(args, method)` and `fit_data(args, data)`
+method)` and optionally `am_options(args, method)`, `fit_data(args, data)`
 (what `fit` trains on, when not the arrays `data.train` in `--batch-size`
-batches: HIGGS streams `--max-steps` batches). Options this script does not
+batches: HIGGS streams `--max-steps` batches) and `search_fit(args, data)`
+(a whole trial's training when it is not one `fit`: continual learning's task
+sequence, scored by the final mean validation accuracy over all tasks). Options this script does not
 know go to the example's parser:
 
     python tuning/search.py --experiment higgs --tuner random --max-trials 10 --out results/search_higgs --data-dir DIR --max-steps 2000 --validation-rows 100000
@@ -44,6 +46,7 @@ SPACES = {
     "binary_net": {"am": ka.tuning.PAPER_GRID, "adam": None},
     "sequential_mnist": {"am": ka.tuning.RNN_GRID, "adam": None, "sgd": None},
     "higgs": {"am": ka.tuning.PAPER_GRID, "adam": None, "sgd": None},
+    "continual": {"am": ka.tuning.PAPER_GRID, "adam": None},
 }
 TUNERS = {
     "grid": keras_tuner.GridSearch,
@@ -59,8 +62,10 @@ def hypermodel(example, method, args, data, steps_per_epoch, space="paper"):
     def net():
         return example.build_net(data, args, method)
 
+    fit_function = example.search_fit(args, data) if hasattr(example, "search_fit") else None
     if method in ("adam", "sgd"):
-        return ka.tuning.BackpropHyperModel(net, optimizer=method, momentum=args.sgd_momentum)
+        return ka.tuning.BackpropHyperModel(net, optimizer=method, momentum=args.sgd_momentum,
+                                            fit_function=fit_function)
     options = example.am_options(args, method) if hasattr(example, "am_options") else {}
     return ka.tuning.AltMinHyperModel(
         net,
@@ -70,6 +75,7 @@ def hypermodel(example, method, args, data, steps_per_epoch, space="paper"):
         compile_options=options,
         weight_lr_schedule=lambda lr: common.epoch_decay(lr, 0.5, args.lr_halve_every,
                                                          steps_per_epoch),
+        fit_function=fit_function,
     )
 
 
