@@ -137,7 +137,8 @@ def _direct_call(step):
             return x if activation is None else activation(x)
 
         return convolution
-    if not layer.variables and not layer._call_has_training_arg and not linear_only:
+    takes_training = getattr(layer, "_call_has_training_arg", True)  # Keras-private
+    if not layer.variables and not takes_training and not linear_only:
         return lambda x, values: layer.call(x)
     return None
 
