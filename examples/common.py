@@ -57,7 +57,8 @@ def add_method_arguments(p, **defaults):
                    help="AM: learning rate of the weight optimizer (Adam)")
     g.add_argument("--lr-halve-every", type=int, default=d["lr_halve_every"],
                    help="AM: halve the weight lr every N epochs (0: never)")
-    g.add_argument("--code-lr", type=float, default=d["code_lr"])
+    g.add_argument("--code-lr", type=float, default=d["code_lr"],
+                   help="AM: code learning rate (None: the example's choice per method)")
     g.add_argument("--code-momentum", type=float, default=d["code_momentum"])
     g.add_argument("--code-steps", type=int, default=d["code_steps"])
     g.add_argument("--weight-steps", type=int, default=d["weight_steps"])
@@ -81,7 +82,8 @@ def compile_method(method, initial, args, steps_per_epoch, **am_options):
     """A compiled twin of the `keras.Sequential` `initial` (same weights) for `method`.
 
     "sgd" and "adam" train by backprop; "am-adam", "am-mem" and their "-off"
-    variants by alternating minimization, with `am_options` passed to compile.
+    variants by alternating minimization, with `am_options` passed to compile
+    (they override the settings made from `args`, e.g. a per-method code_lr).
     """
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if method in ("sgd", "adam"):
@@ -96,15 +98,17 @@ def compile_method(method, initial, args, steps_per_epoch, **am_options):
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
         return model
     model = ka.AltMinModel.from_sequential(initial)
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            epoch_decay(args.weight_lr, 0.5, args.lr_halve_every, steps_per_epoch)),
-        loss=loss, metrics=["accuracy"], method=method.removesuffix("-off"),
+    settings = dict(
         code_lr=args.code_lr, code_momentum=args.code_momentum,
         code_steps=args.code_steps, weight_steps=args.weight_steps,
         mu=ka.MuSchedule(initial=args.mu_initial, batch_increment=args.mu_batch_increment,
                          epoch_multiplier=args.mu_epoch_multiplier, maximum=args.mu_max),
-        **am_options,
+    )
+    settings.update(am_options)  # an example's per-method choices win
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            epoch_decay(args.weight_lr, 0.5, args.lr_halve_every, steps_per_epoch)),
+        loss=loss, metrics=["accuracy"], method=method.removesuffix("-off"), **settings,
     )
     return model
 

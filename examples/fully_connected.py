@@ -59,10 +59,14 @@ def make_parser():
     p.add_argument("--bcd-sweeps", type=int, default=5, help="AM-mem: BCD sweeps per batch")
     p.add_argument("--memory-decay", type=float, default=None,
                    help="AM-mem: exponential memory decay in (0, 1] (default: plain sum)")
-    # code lr 2.0: ahead of Adam after 8 minibatches on every backend (10 seeds), where
-    # 1.0 (the paper's grid) was level and 0.3 (the reference code) behind; README
-    common.add_method_arguments(p, weight_lr=0.008, lr_halve_every=8, code_lr=2.0)
+    # code lr (unless --code-lr): AM-Adam 2.0, ahead of Adam after 8 minibatches on every
+    # backend (10 seeds) where 1.0 (the paper's grid) was level and 0.3 (the reference
+    # code) behind; AM-mem 1.0, as at 2.0 its exact kernel solves diverged on a seed. README
+    common.add_method_arguments(p, weight_lr=0.008, lr_halve_every=8, code_lr=None)
     return p
+
+
+CODE_LR = {"am-adam": 2.0, "am-mem": 1.0}
 
 
 def load_data(args, validation_size=None):
@@ -79,9 +83,11 @@ def build_net(data, args, method="am-adam"):
 
 
 def am_options(args, method):
-    if method.startswith("am-mem"):
-        return dict(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
-    return {}
+    base = method.removesuffix("-off")
+    options = {} if args.code_lr is not None else dict(code_lr=CODE_LR[base])
+    if base == "am-mem":
+        options.update(bcd_sweeps=args.bcd_sweeps, memory_decay=args.memory_decay)
+    return options
 
 
 def variant(method, initial):

@@ -67,10 +67,13 @@ def hypermodel(example, method, args, data, steps_per_epoch, space="paper"):
         return ka.tuning.BackpropHyperModel(net, optimizer=method, momentum=args.sgd_momentum,
                                             fit_function=fit_function)
     options = example.am_options(args, method) if hasattr(example, "am_options") else {}
+    # An example's per-method AM knobs (a code lr for AM-mem) are the defaults of
+    # the names the space does not search.
+    defaults = {name: options.pop(name, getattr(args, name)) for name in AM_NAMES}
     return ka.tuning.AltMinHyperModel(
         net,
         space=SPACES[args.experiment]["am"] if space == "paper" else ka.tuning.LEARNING_RATE_SPACE,
-        defaults={name: getattr(args, name) for name in AM_NAMES},
+        defaults=defaults,
         method=method,
         compile_options=options,
         weight_lr_schedule=lambda lr: common.epoch_decay(lr, 0.5, args.lr_halve_every,
