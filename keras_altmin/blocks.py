@@ -238,7 +238,9 @@ class RecurrentPart(Part):
     steps of per-step means, so each c_t is its own code as in the spec, and
     nothing is differentiated through the recurrence: the weight step fits
     all steps at once from the codes, and the code step of c_t sees only
-    c_{t+1} (held fixed, a Jacobi sweep over all steps at once).
+    c_{t+1}, held fixed: at its updated value in the backward sweep
+    (`backward_sweep`), at its current one in a Jacobi sweep over all steps
+    at once (`code_energy`).
     """
 
     def __init__(self, layer):
