@@ -18,8 +18,8 @@ method)` and optionally `am_options(args, method)`, `fit_data(args, data)`
 (what `fit` trains on, when not the arrays `data.train` in `--batch-size`
 batches: HIGGS streams `--max-steps` batches) and `search_fit(args, data)`
 (a whole trial's training when it is not one `fit`: continual learning's task
-sequence, scored by the final mean validation accuracy over all tasks). Options this script does not
-know go to the example's parser:
+sequence, scored by the final mean validation accuracy over all tasks).
+Options this script does not know go to the example's parser:
 
     python tuning/search.py --experiment higgs --tuner random --max-trials 10 --out results/search_higgs --data-dir DIR --max-steps 2000 --validation-rows 100000
 """
