@@ -183,8 +183,7 @@ def main(argv=None):
         keras.utils.set_random_seed(seed)
         initial = build_net(data, args)
         for method in args.methods:
-            options = am_options(args, method) if method.startswith("am") else {}
-            model = common.compile_method(method, initial, args, 1, **options)
+            model = common.compile_method(method, initial, args, 1, **am_options(args, method))
 
             def write(after, row, method=method, seed=seed):
                 with open(path, "a", newline="") as f:

@@ -200,8 +200,8 @@ class Part:
         return 0.0
 
     def code_scale(self, code):
-        """What the code objective is multiplied by before descending on it (1: as specified)."""
-        return 1.0
+        """What the code objective is multiplied by before descending on it (None: as specified)."""
+        return None
 
     def __bool__(self):
         return bool(self.steps)

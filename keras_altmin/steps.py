@@ -71,11 +71,12 @@ def update_codes(plan, x, codes, y, values, loss_fn, mu, settings):
     # Only a first, recurrent part has code terms of its own (which read x).
     first_input = plan.input_part(x, values)
 
-    def descend(objective, start, scale=1.0):
+    def descend(objective, start, scale=None):
         def energy(c):
+            value = objective(c)
             if settings.code_l1:
-                return scale * (objective(c) + settings.code_l1 / mu * ops.mean(ops.abs(c)))
-            return scale * objective(c)
+                value = value + settings.code_l1 / mu * ops.mean(ops.abs(c))
+            return value if scale is None else scale * value
 
         return nesterov_descent(
             energy, start, settings.code_lr, settings.code_momentum, settings.code_steps
